@@ -1,0 +1,66 @@
+#include "autograd/ops/joining.h"
+
+#include "autograd/function.h"
+#include "autograd/ops/views.h"
+#include "core/core.h"
+
+namespace moegrad {
+
+namespace {
+
+struct CatOp {
+  std::vector<int64_t> sizes;
+  int64_t axis = 0;
+  Tensor forward(OpContext&, const TensorList& xs, int64_t ax) {
+    Tensor y = core::cat(xs, ax);
+    axis = normalize_dim(ax, y.dim(), "cat");
+    for (const Tensor& x : xs) sizes.push_back(x.shape()[axis]);
+    return y;
+  }
+  TensorList backward(const OpContext&, const Tensor& g) { return core::split(g, sizes, axis); }
+};
+
+}  // namespace
+
+Tensor cat(const TensorList& xs, int64_t axis) { return apply<CatOp>(xs, axis); }
+
+Tensor stack(const TensorList& xs, int64_t axis) {
+  MOEGRAD_CHECK(!xs.empty(), "stack: expected at least one tensor");
+  int64_t a = normalize_dim(axis, xs[0].dim() + 1, "stack");
+  TensorList parts;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    MOEGRAD_CHECK(xs[i].shape() == xs[0].shape(), "stack: tensor ", i, " has shape ",
+                  xs[i].shape(), ", tensor 0 has shape ", xs[0].shape());
+    parts.push_back(unsqueeze(xs[i], a));
+  }
+  return cat(parts, a);
+}
+
+// Each piece is a differentiable narrow, so pieces can be used (or not) independently.
+TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
+  core::split(x, sizes, axis);  // validates, naming split
+  int64_t a = normalize_dim(axis, x.dim(), "split");
+  TensorList out;
+  int64_t at = 0;
+  for (int64_t s : sizes) {
+    out.push_back(narrow(x, a, at, s));
+    at += s;
+  }
+  return out;
+}
+
+TensorList split(const Tensor& x, int64_t size, int64_t axis) {
+  std::vector<int64_t> sizes;
+  for (const Tensor& piece : core::split(x, size, axis))
+    sizes.push_back(piece.shape()[normalize_dim(axis, x.dim(), "split")]);
+  return split(x, sizes, axis);
+}
+
+TensorList chunk(const Tensor& x, int64_t n, int64_t axis) {
+  std::vector<int64_t> sizes;
+  for (const Tensor& piece : core::chunk(x, n, axis))
+    sizes.push_back(piece.shape()[normalize_dim(axis, x.dim(), "chunk")]);
+  return split(x, sizes, axis);
+}
+
+}  // namespace moegrad

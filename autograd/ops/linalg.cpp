@@ -1,0 +1,36 @@
+#include "autograd/ops/linalg.h"
+
+#include "autograd/function.h"
+#include "autograd/ops/views.h"
+#include "core/core.h"
+
+namespace moegrad {
+
+namespace {
+
+// Both operands at least 2-d; batch broadcasting is undone by the engine's sum_to.
+struct MatmulOp {
+  Tensor forward(OpContext& ctx, const Tensor& a, const Tensor& b) {
+    ctx.save_all(a, b);
+    return core::matmul(a, b);
+  }
+  // Transposed views go to gemm as transposes: no copies.
+  TensorList backward(const OpContext& ctx, const Tensor& g) {
+    const Tensor& a = ctx.saved(0);
+    const Tensor& b = ctx.saved(1);
+    return {ctx.needs_input_grad(0) ? core::matmul(g, core::transpose(b, -1, -2)) : Tensor(),
+            ctx.needs_input_grad(1) ? core::matmul(core::transpose(a, -1, -2), g) : Tensor()};
+  }
+};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  MOEGRAD_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
+                a.shape(), " and ", b.shape());
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  return apply<MatmulOp>(a, b);
+}
+
+}  // namespace moegrad

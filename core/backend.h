@@ -1,0 +1,81 @@
+#pragma once
+// The device seam. Ops in core/ check shapes and dtypes, allocate results and then ask
+// the tensor's Backend to do the arithmetic; nothing above core/ sees a device.
+// A CUDA backend implements this same interface.
+//
+// Contract for every kernel: inputs may be any strided view (including stride-0
+// broadcasts); outputs are freshly allocated and contiguous unless stated otherwise;
+// shapes and dtypes have already been checked by the caller.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/shape.h"
+#include "core/tensor.h"
+
+namespace moegrad {
+
+enum class Device : uint8_t { cpu, cuda };
+
+enum class UnaryOp : uint8_t {
+  neg, exp, log, sqrt, abs, relu, gelu, gelu_grad, sigmoid, tanh, erf,
+  pow_scalar,  // x ** p.a
+  clamp,       // min(max(x, p.a), p.b)
+  sign,
+  logical_not,
+};
+
+struct UnaryParams {
+  double a = 0.0;
+  double b = 0.0;
+};
+
+enum class BinaryOp : uint8_t {
+  add, sub, mul, div, pow, maximum, minimum,
+  eq, ne, lt, le, gt, ge,  // produce bool
+  logical_and, logical_or,
+};
+
+enum class ReduceOp : uint8_t { sum, max, min, argmax, argmin, logsumexp };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, size_t nbytes) noexcept = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+
+  // out[i] = convert(src[i]) over out's shape; src has out's shape (possibly broadcast
+  // strides) and any dtype. `out` may be a non-contiguous view (assignment into a view).
+  virtual void copy(const Tensor& src, const Tensor& out) = 0;
+  virtual void fill(const Tensor& out, double value) = 0;
+  virtual void arange(const Tensor& out, double start, double step) = 0;
+
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) = 0;
+  // a and b are already broadcast to out's shape.
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // Reduces `axes` (sorted, unique) of x into out, which has x's shape with those axes 1.
+  virtual void reduce(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& out) = 0;
+  virtual void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) = 0;
+  virtual void cumsum(const Tensor& x, int64_t axis, bool exclusive, const Tensor& out) = 0;
+  // Descending along axis, ties to the lower index.
+  virtual void topk(const Tensor& x, int64_t k, int64_t axis, const Tensor& values,
+                    const Tensor& indices) = 0;
+
+  // a (B..., m, k) and b (B..., k, n) with batch dims already broadcast to out (B..., m, n).
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // out[..., i, ...] = x[..., index[..., i, ...], ...] along axis; index has out's shape.
+  virtual void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) = 0;
+  // In place: out[..., index[j], ...] += src[j] along axis; index has src's shape.
+  virtual void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
+                           const Tensor& src) = 0;
+};
+
+Backend& cpu_backend();
+
+}  // namespace moegrad

@@ -1,0 +1,43 @@
+#pragma once
+// The CPU implementation of the backend seam: OpenBLAS for matmul, plain loops over
+// strided views for everything else. Kernels are split by op family across files.
+#include "core/backend.h"
+
+namespace moegrad::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu; }
+  void* allocate(size_t nbytes) override;
+  void deallocate(void* ptr, size_t nbytes) noexcept override;
+  void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
+  void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
+
+  void copy(const Tensor& src, const Tensor& out) override;
+  void fill(const Tensor& out, double value) override;
+  void arange(const Tensor& out, double start, double step) override;
+
+  void unary(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+
+  void reduce(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& out) override;
+  void softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) override;
+  void cumsum(const Tensor& x, int64_t axis, bool exclusive, const Tensor& out) override;
+  void topk(const Tensor& x, int64_t k, int64_t axis, const Tensor& values,
+            const Tensor& indices) override;
+
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+
+  void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
+                   const Tensor& src) override;
+};
+
+// Base pointer of a tensor's storage, typed; kernels add the view's offsets themselves.
+template <typename T>
+T* base_ptr(const Tensor& t) {
+  return static_cast<T*>(t.storage()->data());
+}
+
+}  // namespace moegrad::cpu

@@ -1,0 +1,46 @@
+// gather and scatter_add along one axis. Indices were bounds-checked by the caller.
+#include "core/cpu/cpu_backend.h"
+#include "core/cpu/strided_loop.h"
+
+namespace moegrad::cpu {
+
+namespace {
+// x's strides with the indexed axis zeroed: the loop walks index's shape, and the
+// indexed coordinate is added from the index value.
+Shape strides_without_axis(const Tensor& t, int64_t axis) {
+  Shape s = t.strides();
+  s[axis] = 0;
+  return s;
+}
+}  // namespace
+
+void CpuBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) {
+  dispatch_all(x.dtype(), [&]<typename T>() {
+    const T* xp = base_ptr<T>(x);
+    const int64_t* ip = base_ptr<int64_t>(index);
+    T* op = base_ptr<T>(out);
+    const Shape xs = strides_without_axis(x, axis);
+    const int64_t step = x.strides()[axis];
+    for_each_element<3>(index.shape(), {&index.strides(), &xs, &out.strides()},
+                        {index.offset(), x.offset(), out.offset()}, [&](const Offsets<3>& o) {
+                          op[o[2]] = xp[o[1] + ip[o[0]] * step];
+                        });
+  });
+}
+
+void CpuBackend::scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
+                             const Tensor& src) {
+  dispatch_numeric(out.dtype(), "scatter_add", [&]<typename T>() {
+    T* op = base_ptr<T>(out);
+    const int64_t* ip = base_ptr<int64_t>(index);
+    const T* sp = base_ptr<T>(src);
+    const Shape os = strides_without_axis(out, axis);
+    const int64_t step = out.strides()[axis];
+    for_each_element<3>(index.shape(), {&index.strides(), &src.strides(), &os},
+                        {index.offset(), src.offset(), out.offset()}, [&](const Offsets<3>& o) {
+                          op[o[2] + ip[o[0]] * step] += sp[o[1]];
+                        });
+  });
+}
+
+}  // namespace moegrad::cpu

@@ -1,0 +1,75 @@
+// Batched matmul on OpenBLAS gemm. Transposed views are handed to gemm as transposes,
+// not copied; only operands whose inner strides gemm cannot express are made contiguous.
+#include <cblas.h>
+
+#include "core/cpu/cpu_backend.h"
+#include "core/cpu/strided_loop.h"
+#include "core/creation.h"
+
+namespace moegrad::cpu {
+
+namespace {
+
+struct GemmOperand {
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+};
+
+// How gemm can read a (rows, cols) matrix with strides (sr, sc), or nothing if it cannot.
+bool gemm_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, GemmOperand& g) {
+  if ((cols == 1 || sc == 1) && (rows == 1 || sr >= std::max<int64_t>(cols, 1))) {
+    g = {CblasNoTrans, rows == 1 ? std::max<int64_t>(cols, 1) : sr};
+    return true;
+  }
+  if ((rows == 1 || sr == 1) && (cols == 1 || sc >= std::max<int64_t>(rows, 1))) {
+    g = {CblasTrans, cols == 1 ? std::max<int64_t>(rows, 1) : sc};
+    return true;
+  }
+  return false;
+}
+
+template <typename T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a,
+          int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+}
+
+}  // namespace
+
+void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+  const int64_t nd = out.dim();
+  const int64_t m = out.shape()[nd - 2], n = out.shape()[nd - 1], k = a_in.shape()[nd - 1];
+  if (k == 0) return fill(out, 0.0);
+  GemmOperand ga{}, gb{};
+  Tensor a = a_in, b = b_in;
+  // A matrix gemm cannot read is copied once as a whole (contiguous batches).
+  if (!gemm_layout(m, k, a.strides()[nd - 2], a.strides()[nd - 1], ga)) {
+    a = empty(a.shape(), a.dtype(), *this);
+    copy(a_in, a);
+    gemm_layout(m, k, a.strides()[nd - 2], a.strides()[nd - 1], ga);
+  }
+  if (!gemm_layout(k, n, b.strides()[nd - 2], b.strides()[nd - 1], gb)) {
+    b = empty(b.shape(), b.dtype(), *this);
+    copy(b_in, b);
+    gemm_layout(k, n, b.strides()[nd - 2], b.strides()[nd - 1], gb);
+  }
+  Shape batch(out.shape().begin(), out.shape().end() - 2);
+  Shape sa(a.strides().begin(), a.strides().end() - 2);
+  Shape sb(b.strides().begin(), b.strides().end() - 2);
+  Shape so(out.strides().begin(), out.strides().end() - 2);
+  dispatch_float(out.dtype(), "matmul", [&]<typename T>() {
+    const T* ap = base_ptr<T>(a);
+    const T* bp = base_ptr<T>(b);
+    T* op = base_ptr<T>(out);
+    for_each_element<3>(batch, {&sa, &sb, &so}, {a.offset(), b.offset(), out.offset()},
+                        [&](const Offsets<3>& o) {
+                          gemm<T>(ga.trans, gb.trans, m, n, k, ap + o[0], ga.ld, bp + o[1], gb.ld,
+                                  op + o[2], std::max<int64_t>(n, 1));
+                        });
+  });
+}
+
+}  // namespace moegrad::cpu

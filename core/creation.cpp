@@ -1,0 +1,73 @@
+#include "core/creation.h"
+
+#include <cmath>
+
+namespace moegrad {
+
+Tensor empty(const Shape& shape, DType dtype, Backend& backend) {
+  for (int64_t s : shape) MOEGRAD_CHECK(s >= 0, "empty: negative size in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), backend);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor full(const Shape& shape, double value, DType dtype, Backend& backend) {
+  Tensor t = empty(shape, dtype, backend);
+  backend.fill(t, value);
+  return t;
+}
+Tensor zeros(const Shape& shape, DType dtype, Backend& backend) {
+  return full(shape, 0.0, dtype, backend);
+}
+Tensor ones(const Shape& shape, DType dtype, Backend& backend) {
+  return full(shape, 1.0, dtype, backend);
+}
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.backend()); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.backend()); }
+Tensor full_like(const Tensor& t, double value) {
+  return full(t.shape(), value, t.dtype(), t.backend());
+}
+Tensor scalar_tensor(double value, DType dtype, Backend& backend) {
+  return full({}, value, dtype, backend);
+}
+
+Tensor arange(double start, double end, double step, DType dtype, Backend& backend) {
+  MOEGRAD_CHECK(step != 0.0, "arange: step must be non-zero");
+  double span = (end - start) / step;
+  int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
+  Tensor t = empty({n}, dtype, backend);
+  backend.arange(t, start, step);
+  return t;
+}
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, DType dtype,
+                   Backend& backend) {
+  Shape s = shape.empty() ? Shape{static_cast<int64_t>(values.size())} : shape;
+  MOEGRAD_CHECK(shape_numel(s) == static_cast<int64_t>(values.size()), "from_vector: ",
+                values.size(), " values do not fill shape ", s);
+  // Convert on the host first so every backend receives its own dtype's bytes.
+  Tensor t = empty(s, dtype, backend);
+  dispatch_all(dtype, [&]<typename D>() {
+    std::vector<D> host(values.size());
+    for (size_t i = 0; i < values.size(); ++i) host[i] = static_cast<D>(values[i]);
+    if constexpr (std::is_same_v<D, bool>) {
+      std::vector<uint8_t> bytes(host.begin(), host.end());
+      backend.copy_from_host(t.raw_data(), bytes.data(), bytes.size());
+    } else {
+      backend.copy_from_host(t.raw_data(), host.data(), host.size() * sizeof(D));
+    }
+  });
+  return t;
+}
+
+template Tensor from_vector(const std::vector<float>&, const Shape&, DType, Backend&);
+template Tensor from_vector(const std::vector<double>&, const Shape&, DType, Backend&);
+template Tensor from_vector(const std::vector<int64_t>&, const Shape&, DType, Backend&);
+template Tensor from_vector(const std::vector<int>&, const Shape&, DType, Backend&);
+template Tensor from_vector(const std::vector<bool>&, const Shape&, DType, Backend&);
+
+}  // namespace moegrad

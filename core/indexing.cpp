@@ -1,0 +1,82 @@
+#include "core/indexing.h"
+
+#include "core/backend.h"
+#include "core/creation.h"
+#include "core/elementwise.h"
+#include "core/reduction.h"
+#include "core/views.h"
+
+namespace moegrad::core {
+
+namespace {
+void check_index(const Tensor& index, int64_t bound, const char* op, const Shape& x_shape,
+                 int64_t axis) {
+  MOEGRAD_CHECK(index.dtype() == DType::i64, op, ": index must be int64, got ", index.dtype());
+  if (index.numel() == 0) return;
+  int64_t lo = amin(index).item<int64_t>(), hi = amax(index).item<int64_t>();
+  MOEGRAD_CHECK(lo >= 0 && hi < bound, op, ": index ", lo < 0 ? lo : hi,
+                " is out of range [0, ", bound, ") for dim ", axis, " of shape ", x_shape);
+}
+
+// torch's rule for gather/scatter: index may be smaller than x on every other dim.
+void check_index_shape(const Tensor& index, const Tensor& x, int64_t axis, const char* op,
+                       const char* other) {
+  MOEGRAD_CHECK(index.dim() == x.dim(), op, ": index has shape ", index.shape(), " but ", other,
+                " has shape ", x.shape(), "; they need the same number of dims");
+  for (int64_t d = 0; d < x.dim(); ++d)
+    MOEGRAD_CHECK(d == axis || index.shape()[d] <= x.shape()[d], op, ": index shape ",
+                  index.shape(), " exceeds ", other, " shape ", x.shape(), " at dim ", d);
+}
+}  // namespace
+
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
+  int64_t a = normalize_dim(axis, x.dim(), "gather");
+  check_index_shape(index, x, a, "gather", "input");
+  check_index(index, x.shape()[a], "gather", x.shape(), a);
+  Tensor out = empty(index.shape(), x.dtype(), x.backend());
+  x.backend().gather(x, a, index, out);
+  return out;
+}
+
+void scatter_add_(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  int64_t a = normalize_dim(axis, x.dim(), "scatter_add");
+  MOEGRAD_CHECK(src.dtype() == x.dtype(), "scatter_add: src is ", src.dtype(), ", input is ",
+                x.dtype());
+  MOEGRAD_CHECK(index.shape() == src.shape(), "scatter_add: index shape ", index.shape(),
+                " differs from src shape ", src.shape());
+  check_index_shape(index, x, a, "scatter_add", "input");
+  check_index(index, x.shape()[a], "scatter_add", x.shape(), a);
+  x.backend().scatter_add(x, a, index, src);
+}
+
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  Tensor out = clone(x);
+  scatter_add_(out, axis, index, src);
+  return out;
+}
+
+Tensor index_select_as_gather_index(const Tensor& index, const Shape& out_shape, int64_t axis) {
+  Shape s(out_shape.size(), 1);
+  s[axis] = index.numel();
+  return expand(reshape(index, s), out_shape);
+}
+
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
+  int64_t a = normalize_dim(axis, x.dim(), "index_select");
+  MOEGRAD_CHECK(index.dim() == 1, "index_select: index must be 1-d, got shape ", index.shape());
+  check_index(index, x.shape()[a], "index_select", x.shape(), a);
+  Shape out_shape = x.shape();
+  out_shape[a] = index.numel();
+  Tensor out = empty(out_shape, x.dtype(), x.backend());
+  x.backend().gather(x, a, index_select_as_gather_index(index, out_shape, a), out);
+  return out;
+}
+
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
+  MOEGRAD_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
+  check_index(index, num_classes, "one_hot", index.shape(), index.dim());
+  Tensor classes = arange(0.0, static_cast<double>(num_classes), 1.0, DType::i64, index.backend());
+  return to(binary(BinaryOp::eq, unsqueeze(index, -1), classes), dtype);
+}
+
+}  // namespace moegrad::core

@@ -1,0 +1,12 @@
+#include "core/storage.h"
+
+#include "core/backend.h"
+
+namespace moegrad {
+
+Storage::Storage(size_t nbytes, Backend& backend)
+    : data_(backend.allocate(nbytes)), nbytes_(nbytes), backend_(backend) {}
+
+Storage::~Storage() { backend_.deallocate(data_, nbytes_); }
+
+}  // namespace moegrad

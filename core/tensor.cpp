@@ -1,0 +1,109 @@
+#include "core/tensor.h"
+
+#include <cmath>
+#include <iomanip>
+
+#include "core/backend.h"
+#include "core/creation.h"
+
+namespace moegrad {
+
+int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[normalize_dim(d, dim(), "stride")]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t i = dim() - 1; i >= 0; --i) {
+    if (shape()[i] == 1) continue;
+    if (strides()[i] != expected) return false;
+    expected *= shape()[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl().storage->data()) + impl().offset * dtype_size(dtype());
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  Tensor dense = empty(shape(), dtype(), backend());
+  backend().copy(*this, dense);
+  std::vector<T> out(numel());
+  dispatch_all(dtype(), [&]<typename D>() {
+    std::vector<D> host_storage;
+    std::vector<uint8_t> bytes;
+    if constexpr (std::is_same_v<D, bool>) {
+      bytes.resize(numel());
+      if (numel()) backend().copy_to_host(bytes.data(), dense.raw_data(), bytes.size());
+      for (int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(bytes[i] != 0);
+    } else {
+      host_storage.resize(numel());
+      if (numel())
+        backend().copy_to_host(host_storage.data(), dense.raw_data(), numel() * sizeof(D));
+      for (int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(host_storage[i]);
+    }
+  });
+  return out;
+}
+
+template <typename T>
+T Tensor::item() const {
+  MOEGRAD_CHECK(numel() == 1, "item: expected a tensor with one element, got shape ", shape());
+  return to_vector<T>()[0];
+}
+
+template std::vector<float> Tensor::to_vector() const;
+template std::vector<double> Tensor::to_vector() const;
+template std::vector<int64_t> Tensor::to_vector() const;
+template std::vector<bool> Tensor::to_vector() const;
+template float Tensor::item() const;
+template double Tensor::item() const;
+template int64_t Tensor::item() const;
+template bool Tensor::item() const;
+
+namespace {
+// Prints one axis, eliding the middle of axes longer than 2 * edge items.
+void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& shape,
+                const Shape& strides, int64_t axis, int64_t base, DType dtype, int indent) {
+  constexpr int64_t edge = 3;
+  const int64_t n = shape[axis];
+  const bool elide = n > 2 * edge + 1;
+  os << '[';
+  for (int64_t i = 0; i < n; ++i) {
+    if (elide && i == edge) {
+      os << (axis + 1 == static_cast<int64_t>(shape.size()) ? "..., " : "...,\n");
+      if (axis + 1 != static_cast<int64_t>(shape.size())) os << std::string(indent + 1, ' ');
+      i = n - edge;
+    }
+    int64_t at = base + i * strides[axis];
+    if (axis + 1 == static_cast<int64_t>(shape.size())) {
+      if (dtype == DType::b8) os << (v[at] != 0 ? "true" : "false");
+      else if (dtype == DType::i64) os << static_cast<int64_t>(v[at]);
+      else os << std::setprecision(dtype == DType::f32 ? 6 : 10) << v[at];
+      if (i + 1 < n) os << ", ";
+    } else {
+      print_axis(os, v, shape, strides, axis + 1, at, dtype, indent + 1);
+      if (i + 1 < n) os << ",\n" << std::string(indent + 1, ' ');
+    }
+  }
+  os << ']';
+}
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "Tensor(undefined)";
+  os << "Tensor(" << t.dtype() << ", shape=";
+  detail::append(os, t.shape());
+  os << ", ";
+  std::vector<double> values = t.to_vector<double>();
+  if (t.dim() == 0) {
+    os << values[0];
+  } else {
+    os << '\n' << ' ';
+    print_axis(os, values, t.shape(), contiguous_strides(t.shape()), 0, 0, t.dtype(), 1);
+  }
+  return os << ')';
+}
+
+}  // namespace moegrad

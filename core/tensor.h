@@ -1,0 +1,88 @@
+#pragma once
+// Tensor: a handle to (storage, shape, strides, offset, dtype). Copies of a handle share
+// everything, as in PyTorch; views share the storage only.
+//
+// core/ knows nothing of gradients. A tensor carries an opaque slot for the autograd
+// layer's metadata; only autograd/ dereferences it. Every op is a free function: the
+// raw ones live in moegrad::core, the differentiable ones users call in moegrad.
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/storage.h"
+
+namespace moegrad {
+
+class Backend;
+struct AutogradMeta;  // defined in autograd/, opaque here
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  int64_t offset = 0;  // in elements
+  DType dtype = DType::f32;
+  std::shared_ptr<AutogradMeta> autograd_meta;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl().shape; }
+  const Shape& strides() const { return impl().strides; }
+  int64_t offset() const { return impl().offset; }
+  DType dtype() const { return impl().dtype; }
+  int64_t dim() const { return static_cast<int64_t>(impl().shape.size()); }
+  int64_t size(int64_t d) const;
+  int64_t stride(int64_t d) const;
+  int64_t numel() const { return shape_numel(impl().shape); }
+  bool is_contiguous() const;
+  Backend& backend() const { return impl().storage->backend(); }
+  const std::shared_ptr<Storage>& storage() const { return impl().storage; }
+
+  // Raw element pointer (first element of this view) for kernels of the owning backend.
+  template <typename T>
+  T* data_ptr() const {
+    MOEGRAD_CHECK(dtype_of<T>::value == dtype(), "data_ptr: tensor is ", dtype(), ", asked for ",
+                  dtype_of<T>::value);
+    return static_cast<T*>(impl().storage->data()) + impl().offset;
+  }
+  void* raw_data() const;
+
+  // The single value of a one-element tensor, converted to T.
+  template <typename T>
+  T item() const;
+  // All elements in row-major order, converted to T, on the host.
+  template <typename T>
+  std::vector<T> to_vector() const;
+
+  // Identity: two handles to the same tensor.
+  bool same(const Tensor& other) const { return impl_ == other.impl_; }
+  TensorImpl* impl_ptr() const { return impl_.get(); }
+  std::weak_ptr<TensorImpl> weak() const { return impl_; }
+
+  AutogradMeta* autograd_meta() const { return impl().autograd_meta.get(); }
+  void set_autograd_meta(std::shared_ptr<AutogradMeta> meta) const {
+    impl().autograd_meta = std::move(meta);
+  }
+
+ private:
+  TensorImpl& impl() const {
+    MOEGRAD_CHECK(impl_ != nullptr, "use of an undefined tensor");
+    return *impl_;
+  }
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+using TensorList = std::vector<Tensor>;
+
+// Shows dtype, shape and values (elided in the middle of long axes).
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+}  // namespace moegrad
