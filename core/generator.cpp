@@ -1,5 +1,6 @@
 #include "core/generator.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -57,10 +58,16 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   const int64_t n = shape_numel(shape);
   return dispatch_float(dtype, "uniform", [&]<typename T>() {
     std::vector<T> host(n);
+    // low + (high - low) * u rounds up to high itself when u is near 1 and the spacing of
+    // T near high is coarser than (high - low) * 2^-24 or 2^-53 ([1, 2) in float32, say);
+    // the largest T below high keeps the interval half-open.
+    const T top = static_cast<T>(high);
+    const T below_top = std::max(std::nextafter(top, static_cast<T>(low)), static_cast<T>(low));
     for (auto& v : host) {
       T u = std::is_same_v<T, float> ? static_cast<T>(gen.next_float())
                                      : static_cast<T>(gen.next_double());
       v = static_cast<T>(low + (high - low) * u);
+      if (v >= top && low < high) v = below_top;
     }
     return host_to_tensor(host, shape, backend);
   });
@@ -73,7 +80,7 @@ Tensor rand(const Shape& shape, Generator& gen, DType dtype, Backend& backend) {
 Tensor normal(const Shape& shape, double mean, double std, Generator& gen, DType dtype,
               Backend& backend) {
   const int64_t n = shape_numel(shape);
-  return dispatch_float(dtype, "randn", [&]<typename T>() {
+  return dispatch_float(dtype, "normal", [&]<typename T>() {
     std::vector<T> host(n);
     for (int64_t i = 0; i < n; i += 2) {
       auto z = gen.next_normal_pair();

@@ -12,6 +12,7 @@ int64_t Tensor::size(int64_t d) const { return shape()[normalize_dim(d, dim(), "
 int64_t Tensor::stride(int64_t d) const { return strides()[normalize_dim(d, dim(), "stride")]; }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to be out of place, as torch says
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     if (shape()[i] == 1) continue;
@@ -63,6 +64,14 @@ template int64_t Tensor::item() const;
 template bool Tensor::item() const;
 
 namespace {
+// One element in its dtype's format: int64 as an integer (not a rounded double), bool as
+// true/false.
+void print_value(std::ostream& os, double v, DType dtype) {
+  if (dtype == DType::b8) os << (v != 0 ? "true" : "false");
+  else if (dtype == DType::i64) os << static_cast<int64_t>(v);
+  else os << std::setprecision(dtype == DType::f32 ? 6 : 10) << v;
+}
+
 // Prints one axis, eliding the middle of axes longer than 2 * edge items.
 void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& shape,
                 const Shape& strides, int64_t axis, int64_t base, DType dtype, int indent) {
@@ -78,9 +87,7 @@ void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& sha
     }
     int64_t at = base + i * strides[axis];
     if (axis + 1 == static_cast<int64_t>(shape.size())) {
-      if (dtype == DType::b8) os << (v[at] != 0 ? "true" : "false");
-      else if (dtype == DType::i64) os << static_cast<int64_t>(v[at]);
-      else os << std::setprecision(dtype == DType::f32 ? 6 : 10) << v[at];
+      print_value(os, v[at], dtype);
       if (i + 1 < n) os << ", ";
     } else {
       print_axis(os, v, shape, strides, axis + 1, at, dtype, indent + 1);
@@ -97,12 +104,14 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   detail::append(os, t.shape());
   os << ", ";
   std::vector<double> values = t.to_vector<double>();
+  const std::streamsize caller_precision = os.precision();  // restored: the caller's stream
   if (t.dim() == 0) {
-    os << values[0];
+    print_value(os, values[0], t.dtype());
   } else {
     os << '\n' << ' ';
     print_axis(os, values, t.shape(), contiguous_strides(t.shape()), 0, 0, t.dtype(), 1);
   }
+  os.precision(caller_precision);
   return os << ')';
 }
 

@@ -28,9 +28,12 @@ struct MatmulOp {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   MOEGRAD_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                 a.shape(), " and ", b.shape());
-  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
-  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-  return apply<MatmulOp>(a, b);
+  // Promote 1-d operands, then drop the added dims: both of them for 1-d x 1-d (a 0-d dot).
+  const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
+  Tensor out = apply<MatmulOp>(a_vec ? unsqueeze(a, 0) : a, b_vec ? unsqueeze(b, 1) : b);
+  if (a_vec) out = squeeze(out, -2);
+  if (b_vec) out = squeeze(out, -1);
+  return out;
 }
 
 }  // namespace moegrad

@@ -84,6 +84,23 @@ struct LogsumexpOp {
   }
 };
 
+struct NormOp {
+  Axes axes;
+  Tensor forward(OpContext& ctx, const Tensor& x, const Axes& ax, bool keepdim) {
+    axes = normalize_axes(ax, x.dim(), "norm");
+    Tensor y = core::unary(UnaryOp::sqrt, core::sum(core::binary(BinaryOp::mul, x, x), axes, true));
+    ctx.save_all(x, y);
+    return keepdim ? y : core::reshape(y, reduced_shape(x.shape(), axes, false));
+  }
+  TensorList backward(const OpContext& ctx, const Tensor& g) {
+    const Tensor& x = ctx.saved(0);
+    const Tensor& y = ctx.saved(1);
+    Tensor zero = core::scalar_like(0.0, y);
+    Tensor safe = core::where(eq(y, zero), core::scalar_like(1.0, y), y);
+    return {core::where(eq(y, zero), zero, unsqueeze_reduced(g, x.shape(), axes) * x / safe)};
+  }
+};
+
 struct SoftmaxOp {
   int64_t axis = 0;
   Tensor forward(OpContext& ctx, const Tensor& x, int64_t ax) {
@@ -170,6 +187,9 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) { return core::argmax
 Tensor argmin(const Tensor& x, int64_t axis, bool keepdim) { return core::argmin(x, axis, keepdim); }
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
   return apply<LogsumexpOp>(x, axes, keepdim);
+}
+Tensor norm(const Tensor& x, const Axes& axes, bool keepdim) {
+  return apply<NormOp>(x, axes, keepdim);
 }
 Tensor softmax(const Tensor& x, int64_t axis) { return apply<SoftmaxOp>(x, axis); }
 Tensor log_softmax(const Tensor& x, int64_t axis) { return apply<LogSoftmaxOp>(x, axis); }

@@ -17,6 +17,8 @@ std::pair<Tensor, Tensor> min(const Tensor& x, int64_t axis, bool keepdim = fals
 Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+// Euclidean norm over axes; its gradient at a zero vector is 0 (torch's subgradient).
+Tensor norm(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
 Tensor softmax(const Tensor& x, int64_t axis);
 Tensor log_softmax(const Tensor& x, int64_t axis);
 Tensor cumsum(const Tensor& x, int64_t axis, bool exclusive = false);

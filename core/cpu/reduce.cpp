@@ -111,8 +111,11 @@ void reduce_typed(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& 
         for_each_element<2>(out.shape(), {&x.strides(), &out.strides()}, {x.offset(), out.offset()},
                             [&](const Offsets<2>& o) {
                               double m = -std::numeric_limits<double>::infinity();
+                              // NaN wins, as in amax (std::max would drop it and let an
+                              // all-NaN row come out as -inf).
                               for_each_element<1>(p.rshape, {&p.rstrides}, {o[0]}, [&](const Offsets<1>& r) {
-                                m = std::max(m, static_cast<double>(xp[r[0]]));
+                                const double v = static_cast<double>(xp[r[0]]);
+                                if (v != v || v > m) m = v;
                               });
                               if (!std::isfinite(m)) {
                                 op_[o[1]] = static_cast<T>(m);

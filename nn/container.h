@@ -1,0 +1,42 @@
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "nn/module.h"
+
+namespace moegrad::nn {
+
+// Layers applied in order; children are named "0", "1", ... as in torch.nn.Sequential.
+class Sequential : public Layer {
+ public:
+  Sequential() = default;
+  explicit Sequential(std::vector<std::shared_ptr<Layer>> layers);
+  void push_back(std::shared_ptr<Layer> layer);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "Sequential"; }
+  size_t size() const { return layers_.size(); }
+  const std::shared_ptr<Layer>& operator[](size_t i) const { return layers_.at(i); }
+
+ private:
+  std::vector<std::shared_ptr<Layer>> layers_;
+};
+
+// A list of modules of one type, named "0", "1", ... as in torch.nn.ModuleList.
+template <typename M>
+class ModuleList : public Module {
+ public:
+  void push_back(std::shared_ptr<M> m) {
+    register_module(std::to_string(items_.size()), m);
+    items_.push_back(std::move(m));
+  }
+  std::string type_name() const override { return "ModuleList"; }
+  size_t size() const { return items_.size(); }
+  M& operator[](size_t i) const { return *items_.at(i); }
+  auto begin() const { return items_.begin(); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<M>> items_;
+};
+
+}  // namespace moegrad::nn

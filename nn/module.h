@@ -1,0 +1,85 @@
+#pragma once
+// Module: parameters, buffers and submodules registered by name, so that names, order
+// and nesting are exactly PyTorch's state_dict() ("layers.0.weight", "net.2.bias").
+//
+//   class Linear : public Layer {
+//    public:
+//     Linear(...) { register_parameter("weight", weight); }
+//     Tensor weight;  // the module reads its own member; registration points at it
+//   };
+//
+// Registration stores a pointer to the member, so to(dtype) and load_state_dict update
+// what forward reads. Modules are held by shared_ptr and never copied or moved.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/state_dict.h"
+
+namespace moegrad::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // PyTorch's class name, shown in the printed tree.
+  virtual std::string type_name() const = 0;
+  // Constructor arguments worth showing, e.g. "in_features=8, out_features=4, bias=true".
+  virtual std::string extra_repr() const { return ""; }
+
+  NamedTensors named_parameters() const;
+  TensorList parameters() const;
+  NamedTensors named_buffers() const;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
+  int64_t num_parameters() const;
+
+  // Parameters then buffers of each module, parents before children, in registration order.
+  StateDict state_dict() const;
+  // Copies values into the registered tensors (converting dtype to theirs). With strict,
+  // missing, unexpected and mis-shaped entries are all reported by name in one error.
+  void load_state_dict(const StateDict& sd, bool strict = true);
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad();
+  // Converts every parameter and buffer to dtype (parameters stay trainable leaves).
+  void to(DType dtype);
+
+  // The module tree, as PyTorch prints it.
+  std::string repr() const;
+
+ protected:
+  void register_parameter(const std::string& name, Tensor& slot);
+  void register_buffer(const std::string& name, Tensor& slot);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+  void add_child(const std::string& name, std::shared_ptr<Module> m);
+
+ private:
+  void collect(const std::string& prefix, bool params, NamedTensors& out) const;
+  void repr_into(std::string& out, int indent) const;
+  void check_name(const std::string& name) const;
+
+  bool training_ = true;
+  std::vector<std::pair<std::string, Tensor*>> params_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+};
+
+// A module with one tensor in and one out: what Sequential chains.
+class Layer : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+};
+
+}  // namespace moegrad::nn

@@ -1,0 +1,18 @@
+#pragma once
+// Everything nn/ offers.
+#include "nn/activation.h"
+#include "nn/container.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/geglu.h"
+#include "nn/init.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/module.h"
+#include "nn/normalization.h"
+#include "nn/optim/adam.h"
+#include "nn/optim/clip_grad.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/optim/sgd.h"
+#include "nn/safetensors.h"
+#include "nn/state_dict.h"

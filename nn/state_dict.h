@@ -1,0 +1,31 @@
+#pragma once
+// An ordered name -> tensor map: the order PyTorch's state_dict() would list them in.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace moegrad::nn {
+
+class StateDict {
+ public:
+  using Entry = std::pair<std::string, Tensor>;
+
+  // Adds or replaces.
+  void set(const std::string& name, const Tensor& t);
+  bool contains(const std::string& name) const { return find(name) != nullptr; }
+  const Tensor* find(const std::string& name) const;
+  // Throws naming the key when absent.
+  const Tensor& at(const std::string& name) const;
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+}  // namespace moegrad::nn
