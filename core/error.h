@@ -14,6 +14,20 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A bad option or argument: `key` names it in the vocabulary the user wrote it in
+// (constructor argument, JSON or YAML key path), `what()` reads "key: message".
+class ConfigError : public Error {
+ public:
+  ConfigError(std::string key, const std::string& message)
+      : Error(key + ": " + message), key_(std::move(key)), message_(message) {}
+  const std::string& key() const { return key_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string key_;
+  std::string message_;
+};
+
 namespace detail {
 inline void append(std::ostream& os, const std::vector<int64_t>& v) {
   os << '[';

@@ -80,3 +80,23 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
 }
 
 }  // namespace moegrad::core
+
+namespace moegrad::core {
+
+// Built from cumsum and scatter_add, so every backend has it: element i goes to slot
+// (number of true elements before i); false elements add 0 to a spare last slot or to a
+// slot a true element fills.
+Tensor flat_nonzero(const Tensor& mask) {
+  MOEGRAD_CHECK(mask.dtype() == DType::b8, "flat_nonzero: expected a bool mask, got ", mask.dtype());
+  Tensor m = to(reshape(mask, {mask.numel()}), DType::i64);
+  const int64_t count = sum(m).item<int64_t>();
+  Tensor pos = cumsum(m, 0, /*exclusive=*/true);
+  Tensor ids = binary(BinaryOp::mul, arange(0.0, static_cast<double>(mask.numel()), 1.0, DType::i64,
+                                            mask.backend()),
+                      m);
+  Tensor out = zeros({count + 1}, DType::i64, mask.backend());
+  scatter_add_(out, 0, pos, ids);
+  return narrow(out, 0, 0, count);
+}
+
+}  // namespace moegrad::core

@@ -19,3 +19,10 @@ Tensor index_select_as_gather_index(const Tensor& index, const Shape& out_shape,
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype = DType::i64);
 
 }  // namespace moegrad::core
+
+namespace moegrad::core {
+
+// Row-major positions (int64, ascending) of the true elements of a bool tensor.
+Tensor flat_nonzero(const Tensor& mask);
+
+}  // namespace moegrad::core

@@ -428,7 +428,7 @@ TEST_CASE("Generator: state()/set_state() replays the stream", "[core]") {
   CHECK(values(randn({9}, other, DType::f64)) == first);
 }
 
-TEST_CASE("Generator: uniform stays in [low, high)", "[core]") {
+TEST_CASE("Generator: uniform stays below high, never reaching it", "[core]") {
   Generator g(3);
   for (DType dt : {DType::f32, DType::f64}) {
     Doubles v = values(uniform({20000}, -2.0, 3.0, g, dt));

@@ -87,14 +87,15 @@ GradcheckReport check_pair(const Binary& op, const Tensor& a, const Tensor& b) {
   return gradcheck([&](const TensorList& in) { return op(in[0], in[1]); }, {a, b});
 }
 
-// Same-shape operands in every pairing of layouts, then broadcasts: (3, 1, 4) with (5, 1)
-// both ways round, and a 0-d operand on either side.
+// Same-shape operands with their layouts rotated (contiguous with transposed, transposed
+// with sliced, sliced with contiguous), then broadcasts: (3, 1, 4) with (5, 1) both ways
+// round, and a 0-d operand on either side of a transposed view, and 0-d with 0-d.
 void check_binary(const Binary& op, const Maker& make_a, const Maker& make_b) {
   std::vector<Case> as = layouts({3, 4}, make_a);
   std::vector<Case> bs = layouts({3, 4}, make_b);
   for (size_t i = 0; i < as.size(); ++i) {
     const Case& a = as[i];
-    const Case& b = bs[(i + 1) % bs.size()];  // mixed layouts: contiguous with transposed, ...
+    const Case& b = bs[(i + 1) % bs.size()];
     GradcheckReport r = check_pair(op, a.x, b.x);
     INFO("a " << a.layout << ", b " << b.layout << ": " << r);
     CHECK(r.ok);
@@ -274,6 +275,23 @@ TEST_CASE("minimum: analytic gradient matches finite differences", "[autograd][g
   Generator gen(118);
   check_binary([](const Tensor& a, const Tensor& b) { return minimum(a, b); }, normal(gen),
                normal(gen));
+}
+
+TEST_CASE("maximum and minimum: a tie shares the gradient in halves", "[autograd][gradcheck]") {
+  // At an exact tie the central difference of max(a, b) is 1/2 for each operand, the
+  // split torch uses, so gradcheck can check it. Half the entries of b equal a's.
+  Generator gen(122);
+  std::vector<double> va = randn({3, 4}, gen, DType::f64).to_vector<double>();
+  std::vector<double> vb = randn({3, 4}, gen, DType::f64).to_vector<double>();
+  for (size_t i = 0; i < vb.size(); i += 2) vb[i] = va[i];
+  Tensor a = requires_grad_(from_vector(va, {3, 4}, DType::f64));
+  Tensor b = requires_grad_(from_vector(vb, {3, 4}, DType::f64));
+  GradcheckReport rmax = check_pair([](const Tensor& x, const Tensor& y) { return maximum(x, y); }, a, b);
+  INFO("maximum: " << rmax);
+  CHECK(rmax.ok);
+  GradcheckReport rmin = check_pair([](const Tensor& x, const Tensor& y) { return minimum(x, y); }, a, b);
+  INFO("minimum: " << rmin);
+  CHECK(rmin.ok);
 }
 
 TEST_CASE("where: gradients reach both branches, none the condition",

@@ -193,3 +193,32 @@ TEST_CASE("norm: analytic gradient matches finite differences", "[autograd][grad
   Generator gen(212);
   check_over_axes([](const Tensor& x, const Axes& a, bool k) { return norm(x, a, k); }, gen);
 }
+
+TEST_CASE("amax and amin: a two-way tie shares the gradient in halves",
+          "[autograd][gradcheck]") {
+  // At an exact two-way tie the central difference is also 1/2 (raising either tied
+  // entry raises the max by eps, lowering it leaves the max alone), so gradcheck checks
+  // the even split there. Each row has its max twice and its min twice.
+  Tensor x = requires_grad_(tensor({0.5, 2.0, -1.0, 2.0, -1.0,   //
+                                    3.0, -2.0, 1.0, -2.0, 3.0,   //
+                                    0.0, 0.0, 1.5, -0.5, 1.5},   //
+                                   {3, 5}));
+  for (bool keepdim : {false, true}) {
+    GradcheckReport rmax =
+        gradcheck([&](const TensorList& in) { return amax(in[0], {-1}, keepdim); }, {x});
+    INFO("amax, keepdim " << keepdim << ": " << rmax);
+    CHECK(rmax.ok);
+    GradcheckReport rmin =
+        gradcheck([&](const TensorList& in) { return amin(in[0], {1}, keepdim); }, {x});
+    INFO("amin, keepdim " << keepdim << ": " << rmin);
+    CHECK(rmin.ok);
+  }
+}
+
+TEST_CASE("amax: a three-way tie gives each a third of the gradient", "[autograd]") {
+  // Not gradcheckable (the central difference is 1/2 at any tie); worked out by hand.
+  Tensor x = requires_grad_(tensor({1.0, 3.0, 3.0, 0.0, 3.0}));
+  backward(amax(x));
+  CHECK_THAT(grad(x).to_vector<double>(),
+             Catch::Matchers::Approx(std::vector<double>{0, 1.0 / 3, 1.0 / 3, 0, 1.0 / 3}));
+}

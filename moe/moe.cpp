@@ -1,0 +1,119 @@
+#include "moe/moe.h"
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+
+namespace moegrad::moe {
+
+TopNGatingOptions MoEOptions::gating() const {
+  TopNGatingOptions g;
+  g.dim = dim;
+  g.num_gates = num_experts;
+  g.top_n = gating_top_n;
+  g.threshold_train = threshold_train;
+  g.threshold_eval = threshold_eval;
+  g.capacity_factor_train = capacity_factor_train;
+  g.capacity_factor_eval = capacity_factor_eval;
+  g.straight_through_dispatch_tensor = straight_through_dispatch_tensor;
+  g.differentiable_topk = differentiable_topk;
+  g.differentiable_topk_fused = differentiable_topk_fused;
+  return g;  // min_expert_capacity stays 4: MoE does not pass it on upstream either
+}
+
+void MoEOptions::validate() const {
+  if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
+  if (gating_top_n < 1 || gating_top_n > num_experts)
+    throw ConfigError("gating_top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", gating_top_n));
+  if (!(balance_loss_coef >= 0))
+    throw ConfigError("balance_loss_coef", str_cat("must be >= 0, got ", balance_loss_coef));
+  if (!(router_z_loss_coef >= 0))
+    throw ConfigError("router_z_loss_coef", str_cat("must be >= 0, got ", router_z_loss_coef));
+  TopNGatingOptions g = gating();
+  try {
+    g.validate();
+  } catch (const ConfigError& err) {
+    // Report in MoE's own vocabulary.
+    std::string key = err.key() == "num_gates" ? "num_experts" : err.key() == "top_n" ? "gating_top_n" : err.key();
+    throw ConfigError(key, err.message());
+  }
+  ExpertOptions{.dim = dim, .hidden_mult = expert_hidden_mult}.validate();
+  if (router) {
+    MoERouterOptions r = *router;
+    r.dim = dim;
+    r.num_experts = num_experts;
+    try {
+      r.validate();
+    } catch (const ConfigError& err) {
+      throw ConfigError("router." + err.key(), err.message());
+    }
+  }
+}
+
+MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
+  opt.validate();
+  gate = register_module("gate", std::make_shared<TopNGating>(opt.gating(), gen, dtype,
+                                                                /*with_projection=*/!opt.router));
+  experts = register_module("experts", std::make_shared<Experts>(
+                                           opt.num_experts,
+                                           ExpertOptions{.dim = opt.dim, .hidden_mult = opt.expert_hidden_mult},
+                                           gen, dtype));
+  if (opt.router) {
+    MoERouterOptions r = *opt.router;
+    r.dim = opt.dim;
+    r.num_experts = opt.num_experts;
+    router = register_module("router", std::make_shared<MoERouter>(r, gen, dtype));
+  }
+}
+
+MoEOutput MoE::forward(const Tensor& x, const GatingCall& call) {
+  MoEOutput out;
+  if (router) {
+    router->set_generator(call.gen);
+    Tensor logits = router->logits(x);
+    Tensor noised = logits;
+    if (call.noise_gates) {
+      Tensor g = call.gate_noise;
+      if (!g.defined()) {
+        MOEGRAD_CHECK(call.gen != nullptr, "MoE: noise_gates needs gate_noise or a generator");
+        g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
+      }
+      noised = logits + call.noise_mult * g;
+    }
+    out.routing = gate->route_probabilities(logits, router->probabilities(noised), call);
+  } else {
+    out.routing = gate->route(x, call);
+  }
+  const bool st = options.straight_through_dispatch_tensor;
+  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st)
+                                                    : indexed_dispatch(x, out.routing, *experts, st);
+  out.balance_loss = out.routing.balance_loss;
+  out.router_z_loss = out.routing.router_z_loss;
+  if (is_training()) {
+    out.total_aux_loss = out.balance_loss * options.balance_loss_coef +
+                         out.router_z_loss * options.router_z_loss_coef;
+  } else {
+    out.total_aux_loss = zeros({1}, x.dtype());
+  }
+  return out;
+}
+
+SparseMoEBlock::SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen, DType dtype) {
+  opt.validate();
+  moe = register_module("moe", std::make_shared<MoE>(opt.moe, gen, dtype));
+  moe_prenorm = register_module("moe_prenorm", std::make_shared<nn::RMSNorm>(opt.moe.dim, dtype));
+  const ExpertOptions ff{.dim = opt.moe.dim, .prenorm = true};
+  if (opt.add_ff_before) ff_before = register_module("ff_before", std::make_shared<Expert>(ff, gen, dtype));
+  if (opt.add_ff_after) ff_after = register_module("ff_after", std::make_shared<Expert>(ff, gen, dtype));
+}
+
+MoEOutput SparseMoEBlock::forward(const Tensor& x_in, const GatingCall& call) {
+  Tensor x = x_in;
+  if (ff_before) x = ff_before->forward(x) + x;
+  MoEOutput out = moe->forward(moe_prenorm->forward(x), call);
+  x = out.outputs + x;
+  if (ff_after) x = ff_after->forward(x) + x;
+  out.outputs = x;
+  return out;
+}
+
+}  // namespace moegrad::moe

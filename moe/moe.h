@@ -1,0 +1,78 @@
+#pragma once
+// MoE and SparseMoEBlock (st-moe-pytorch, MOE_SPEC.md).
+#include <memory>
+#include <optional>
+
+#include "moe/dispatch.h"
+#include "moe/expert.h"
+#include "moe/moe_router.h"
+#include "moe/top_n_gating.h"
+#include "nn/normalization.h"
+
+namespace moegrad::moe {
+
+struct MoEOptions {
+  int64_t dim = 0;
+  int64_t num_experts = 16;
+  double expert_hidden_mult = 4.0;
+  Threshold threshold_train = 0.2;
+  Threshold threshold_eval = 0.2;
+  double capacity_factor_train = 1.25;
+  double capacity_factor_eval = 2.0;
+  int64_t gating_top_n = 2;
+  double balance_loss_coef = 1e-2;
+  double router_z_loss_coef = 1e-3;
+  bool straight_through_dispatch_tensor = true;
+  bool differentiable_topk = false;
+  bool differentiable_topk_fused = true;
+  // Gate probabilities from an MoERouter (its hidden layers and mechanism) instead of the
+  // gating's single linear layer; dim and num_experts are taken from above.
+  std::optional<MoERouterOptions> router;
+  Dispatch dispatch = Dispatch::indexed;
+
+  void validate() const;  // throws ConfigError naming the argument
+  TopNGatingOptions gating() const;
+};
+
+struct MoEOutput {
+  Tensor outputs;  // (b, n, d)
+  Tensor total_aux_loss;
+  Tensor balance_loss;
+  Tensor router_z_loss;
+  Routing routing;
+};
+
+class MoE : public nn::Module {
+ public:
+  MoE(const MoEOptions& opt, Generator& gen, DType dtype = DType::f32);
+  std::string type_name() const override { return "MoE"; }
+  MoEOutput forward(const Tensor& x, const GatingCall& call = {});
+
+  MoEOptions options;
+  std::shared_ptr<TopNGating> gate;
+  std::shared_ptr<Experts> experts;
+  std::shared_ptr<MoERouter> router;  // null unless options.router
+};
+
+struct SparseMoEBlockOptions {
+  MoEOptions moe;
+  bool add_ff_before = false;
+  bool add_ff_after = true;
+  void validate() const { moe.validate(); }
+};
+
+// [x = ff_before(x) + x]; x = moe(moe_prenorm(x)).outputs + x; [x = ff_after(x) + x], the
+// feedforwards being Expert(dim, prenorm=true).
+class SparseMoEBlock : public nn::Module {
+ public:
+  SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen, DType dtype = DType::f32);
+  std::string type_name() const override { return "SparseMoEBlock"; }
+  MoEOutput forward(const Tensor& x, const GatingCall& call = {});
+
+  std::shared_ptr<MoE> moe;
+  std::shared_ptr<nn::RMSNorm> moe_prenorm;
+  std::shared_ptr<Expert> ff_before;  // null when absent
+  std::shared_ptr<Expert> ff_after;
+};
+
+}  // namespace moegrad::moe

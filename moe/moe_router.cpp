@@ -1,0 +1,72 @@
+#include "moe/moe_router.h"
+
+#include <cmath>
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+#include "nn/activation.h"
+#include "nn/linear.h"
+
+namespace moegrad::moe {
+
+RouterMechanism parse_router_mechanism(const std::string& name) {
+  if (name == "softmax") return RouterMechanism::softmax;
+  if (name == "gumbel") return RouterMechanism::gumbel;
+  throw ConfigError("mechanism", "must be \"softmax\" or \"gumbel\", got \"" + name + "\"");
+}
+
+void MoERouterOptions::validate() const {
+  if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
+  if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
+  if (auto* widths = std::get_if<std::vector<int64_t>>(&hidden_layers)) {
+    for (size_t i = 0; i < widths->size(); ++i)
+      if ((*widths)[i] < 1)
+        throw ConfigError(str_cat("hidden_layers[", i, "]"), str_cat("must be >= 1, got ", (*widths)[i]));
+  }
+  if (auto* count = std::get_if<int64_t>(&hidden_layers); count && *count < 0)
+    throw ConfigError("hidden_layers", str_cat("must be >= 0, got ", *count));
+}
+
+MoERouter::MoERouter(const MoERouterOptions& opt, Generator& gen, DType dtype) : options(opt) {
+  opt.validate();
+  std::vector<int64_t> widths;
+  if (auto* w = std::get_if<std::vector<int64_t>>(&opt.hidden_layers)) widths = *w;
+  if (auto* count = std::get_if<int64_t>(&opt.hidden_layers)) widths.assign(*count, opt.dim);
+  layers = register_module("layers", std::make_shared<nn::Sequential>());
+  int64_t in = opt.dim;
+  for (int64_t w : widths) {
+    layers->push_back(std::make_shared<nn::Linear>(in, w, /*bias=*/true, gen, dtype));
+    layers->push_back(std::make_shared<nn::ReLU>());
+    in = w;
+  }
+  layers->push_back(std::make_shared<nn::Linear>(in, opt.num_experts, /*bias=*/true, gen, dtype));
+}
+
+Tensor MoERouter::logits(const Tensor& x) { return layers->forward(x); }
+
+Tensor MoERouter::probabilities(const Tensor& logits, const Tensor& noise) {
+  if (options.mechanism == RouterMechanism::softmax) return softmax(logits, -1);
+  Tensor g = noise;
+  if (!g.defined()) {
+    MOEGRAD_CHECK(gen_ != nullptr, "MoERouter: the gumbel mechanism needs gumbel_noise or a generator");
+    g = gumbel_noise(logits.shape(), *gen_, logits.dtype());
+  }
+  MOEGRAD_CHECK(g.shape() == logits.shape(), "MoERouter: gumbel_noise has shape ", g.shape(),
+                ", logits have shape ", logits.shape());
+  Tensor soft = softmax(logits + g, -1);
+  Tensor hard = one_hot(argmax(soft, -1), options.num_experts, logits.dtype());
+  return hard - detach(soft) + soft;
+}
+
+Tensor MoERouter::forward(const Tensor& x, const Tensor& noise) {
+  return probabilities(logits(x), noise);
+}
+
+Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype) {
+  NoGradGuard no_grad;
+  const double tiny = dtype == DType::f32 ? 1e-7 : 1e-12;
+  Tensor u = uniform(shape, tiny, 1.0 - tiny, gen, dtype);
+  return -log(-log(u));
+}
+
+}  // namespace moegrad::moe

@@ -1,0 +1,97 @@
+#pragma once
+// TopNGating (st-moe-pytorch, MOE_SPEC.md): top-n routing with threshold routing,
+// expert capacity, a balance loss and a router z-loss. The routing decision is kept in a
+// Routing value that tests and the trainer can inspect; the dense dispatch and combine
+// tensors of the spec are built from it on request.
+//
+// Shapes: b batch, n tokens per group, d model dim, e experts (num_gates), k top_n,
+// c expert capacity.
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "core/generator.h"
+#include "nn/linear.h"
+
+namespace moegrad::moe {
+
+// One number for every choice after the first, or one per choice (top_n - 1 of them).
+using Threshold = std::variant<double, std::vector<double>>;
+
+struct TopNGatingOptions {
+  int64_t dim = 0;
+  int64_t num_gates = 0;
+  double eps = 1e-9;
+  int64_t top_n = 2;
+  Threshold threshold_train = 0.2;
+  Threshold threshold_eval = 0.2;
+  double capacity_factor_train = 1.25;
+  double capacity_factor_eval = 2.0;
+  bool straight_through_dispatch_tensor = true;
+  bool differentiable_topk = false;
+  bool differentiable_topk_fused = true;  // no fused CPU kernel: same results either way
+  int64_t min_expert_capacity = 4;
+
+  void validate() const;  // throws ConfigError naming the argument and the expected value
+  // [eps, t_1, ..., t_{k-1}]: the threshold buffer.
+  std::vector<double> threshold_vector(bool training) const;
+  // max(min(n, int(n * capacity_factor / e)), min_expert_capacity), in double as Python does.
+  int64_t capacity(int64_t n, bool training) const;
+};
+
+// Random draws for one forward call: passed in (tests, fixtures) or drawn from `gen`.
+struct GatingCall {
+  bool noise_gates = false;
+  double noise_mult = 1.0;
+  Tensor route_uniforms;  // (k, b, n)
+  Tensor gate_noise;      // (b, n, e), already -log(-log u)
+  Generator* gen = nullptr;
+};
+
+// The gating's decision for one batch.
+struct Routing {
+  int64_t capacity = 0;
+  Tensor logits;     // (b, n, e) before noise
+  Tensor raw_gates;  // (b, n, e) probabilities over experts
+  Tensor indices;    // (k, b, n) int64: choice j's expert, in descending gate order
+  Tensor gates;      // (k, b, n) normalised top-n gates times kept: the combine weights
+  Tensor routed;     // (k, b, n) bool: passed threshold routing (choice 0 always)
+  Tensor kept;       // (k, b, n) bool: routed and within the expert's capacity
+  Tensor slots;      // (k, b, n) int64: position in the expert's buffer (>= c when dropped)
+  Tensor balance_loss;
+  Tensor router_z_loss;
+
+  Tensor tokens_per_expert() const;  // (e) int64, kept choices per expert over the batch
+  double dropped_fraction() const;   // capacity drops over routed choices
+};
+
+struct GatingOutput {
+  Tensor dispatch_tensor;  // (b, n, e, c)
+  Tensor combine_tensor;   // (b, n, e, c)
+  Tensor balance_loss;
+  Tensor router_z_loss;
+  Routing routing;
+};
+
+class TopNGating : public nn::Module {
+ public:
+  // Without a projection, routing needs probabilities from elsewhere (an MoERouter).
+  TopNGating(const TopNGatingOptions& opt, Generator& gen, DType dtype = DType::f32,
+             bool with_projection = true);
+  std::string type_name() const override { return "TopNGating"; }
+
+  GatingOutput forward(const Tensor& x, const GatingCall& call = {});
+  // The decision for x (b, n, d), logits from to_gates.
+  Routing route(const Tensor& x, const GatingCall& call);
+  // The decision from given logits and probabilities (b, n, e), e.g. an MoERouter's.
+  Routing route_probabilities(const Tensor& logits, const Tensor& raw_gates, const GatingCall& call);
+  // The spec's dispatch and combine tensors (b, n, e, c) for a decision.
+  static std::pair<Tensor, Tensor> dense_tensors(const Routing& r, bool straight_through);
+
+  const TopNGatingOptions options;
+  std::shared_ptr<nn::Linear> to_gates;
+  Tensor threshold_train;  // buffers, as in the reference's state_dict
+  Tensor threshold_eval;
+};
+
+}  // namespace moegrad::moe

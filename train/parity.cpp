@@ -1,0 +1,479 @@
+#include "train/parity.h"
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+#include "moe/coor_descent.h"
+#include "moe/moe.h"
+#include "nn/loss.h"
+#include "nn/optim/adam.h"
+#include "nn/safetensors.h"
+
+namespace moegrad::train {
+
+namespace {
+
+using json = nlohmann::json;
+using nn::StateDict;
+
+// Typed access to a JSON config object; every key read is remembered so that unknown
+// keys can be reported.
+class Config {
+ public:
+  Config(const json& j, std::string prefix) : j_(j), prefix_(std::move(prefix)) {
+    if (!j_.is_object()) throw ConfigError(prefix_, "expected a JSON object");
+  }
+  bool has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  const json& raw(const std::string& key) {
+    seen_.insert(key);
+    if (!j_.contains(key)) throw ConfigError(prefix_ + key, "missing");
+    return j_.at(key);
+  }
+  template <typename T>
+  T get(const std::string& key, T fallback) {
+    seen_.insert(key);
+    if (!has(key)) return fallback;
+    return as<T>(j_.at(key), prefix_ + key);
+  }
+  template <typename T>
+  static T as(const json& v, const std::string& key) {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (!v.is_boolean()) throw ConfigError(key, "expected true or false, got " + v.dump());
+    } else if constexpr (std::is_integral_v<T>) {
+      if (!v.is_number_integer()) throw ConfigError(key, "expected an integer, got " + v.dump());
+    } else if constexpr (std::is_floating_point_v<T>) {
+      if (!v.is_number()) throw ConfigError(key, "expected a number, got " + v.dump());
+    } else {
+      if (!v.is_string()) throw ConfigError(key, "expected a string, got " + v.dump());
+    }
+    return v.get<T>();
+  }
+  Config child(const std::string& key) {
+    seen_.insert(key);
+    if (!j_.contains(key)) throw ConfigError(prefix_ + key, "missing");
+    return Config(j_.at(key), prefix_ + key + ".");
+  }
+  void no_unknown_keys() const {
+    for (auto it = j_.begin(); it != j_.end(); ++it)
+      if (!seen_.count(it.key())) throw ConfigError(prefix_ + it.key(), "unknown argument");
+  }
+
+ private:
+  const json& j_;
+  std::string prefix_;
+  std::set<std::string> seen_;
+};
+
+moe::Threshold threshold(Config& c, const std::string& key) {
+  if (!c.has(key)) return 0.2;
+  const json& v = c.raw(key);
+  if (v.is_array()) {
+    std::vector<double> out;
+    for (const json& x : v) out.push_back(Config::as<double>(x, key));
+    return out;
+  }
+  return Config::as<double>(v, key);
+}
+
+moe::TopNGatingOptions gating_options(Config& c) {
+  moe::TopNGatingOptions o;
+  o.dim = c.get<int64_t>("dim", 0);
+  o.num_gates = c.get<int64_t>("num_gates", 0);
+  o.eps = c.get<double>("eps", o.eps);
+  o.top_n = c.get<int64_t>("top_n", o.top_n);
+  o.threshold_train = threshold(c, "threshold_train");
+  o.threshold_eval = threshold(c, "threshold_eval");
+  o.capacity_factor_train = c.get<double>("capacity_factor_train", o.capacity_factor_train);
+  o.capacity_factor_eval = c.get<double>("capacity_factor_eval", o.capacity_factor_eval);
+  o.straight_through_dispatch_tensor = c.get<bool>("straight_through_dispatch_tensor", true);
+  o.differentiable_topk = c.get<bool>("differentiable_topk", false);
+  o.differentiable_topk_fused = c.get<bool>("differentiable_topk_fused", true);
+  o.min_expert_capacity = c.get<int64_t>("min_expert_capacity", o.min_expert_capacity);
+  c.no_unknown_keys();
+  return o;
+}
+
+moe::MoEOptions moe_options(Config& c, moe::Dispatch dispatch) {
+  moe::MoEOptions o;
+  o.dim = c.get<int64_t>("dim", 0);
+  o.num_experts = c.get<int64_t>("num_experts", o.num_experts);
+  o.expert_hidden_mult = c.get<double>("expert_hidden_mult", o.expert_hidden_mult);
+  o.threshold_train = threshold(c, "threshold_train");
+  o.threshold_eval = threshold(c, "threshold_eval");
+  o.capacity_factor_train = c.get<double>("capacity_factor_train", o.capacity_factor_train);
+  o.capacity_factor_eval = c.get<double>("capacity_factor_eval", o.capacity_factor_eval);
+  o.gating_top_n = c.get<int64_t>("gating_top_n", o.gating_top_n);
+  o.balance_loss_coef = c.get<double>("balance_loss_coef", o.balance_loss_coef);
+  o.router_z_loss_coef = c.get<double>("router_z_loss_coef", o.router_z_loss_coef);
+  o.straight_through_dispatch_tensor = c.get<bool>("straight_through_dispatch_tensor", true);
+  o.differentiable_topk = c.get<bool>("differentiable_topk", false);
+  o.differentiable_topk_fused = c.get<bool>("differentiable_topk_fused", true);
+  o.dispatch = dispatch;
+  c.no_unknown_keys();
+  return o;
+}
+
+moe::SparseMoEBlockOptions block_options(Config& c, moe::Dispatch dispatch) {
+  moe::SparseMoEBlockOptions o;
+  Config m = c.child("moe");
+  o.moe = moe_options(m, dispatch);
+  o.add_ff_before = c.get<bool>("add_ff_before", false);
+  o.add_ff_after = c.get<bool>("add_ff_after", true);
+  c.no_unknown_keys();
+  return o;
+}
+
+// The fixture's tensors by role.
+struct Fixture {
+  std::string path;
+  StateDict all;
+  std::string module;
+  json config, call;
+
+  const Tensor* find(const std::string& name) const { return all.find(name); }
+  Tensor need(const std::string& name) const {
+    const Tensor* t = all.find(name);
+    if (!t) throw Error(str_cat(path, ": missing tensor '", name, "' needed by ", module));
+    return *t;
+  }
+  StateDict with_prefix(const std::string& prefix) const {
+    StateDict out;
+    for (const auto& [name, t] : all)
+      if (name.rfind(prefix, 0) == 0) out.set(name.substr(prefix.size()), t);
+    return out;
+  }
+};
+
+Fixture load_fixture(const std::string& path) {
+  nn::SafetensorsContents f = nn::load_safetensors(path);
+  Fixture fx{path, f.tensors, "", {}, {}};
+  auto meta = [&](const std::string& key) -> const std::string& {
+    auto it = f.metadata.find(key);
+    if (it == f.metadata.end()) throw Error(path + ": metadata has no '" + key + "' (not a moe-parity/1 file?)");
+    return it->second;
+  };
+  if (meta("format") != "moe-parity/1")
+    throw Error(path + ": metadata format is '" + meta("format") + "', expected 'moe-parity/1'");
+  fx.module = meta("module");
+  auto parse = [&](const std::string& key) {
+    json j = json::parse(meta(key), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) throw Error(path + ": metadata '" + key + "' is not a JSON object");
+    return j;
+  };
+  fx.config = parse("config");
+  fx.call = f.metadata.count("call") ? parse("call") : json::object();
+  return fx;
+}
+
+// What a module run produced: named outputs (as in the file) and the tensors whose
+// gradients the file records.
+struct RunResult {
+  std::map<std::string, Tensor> outputs;
+  std::map<std::string, Tensor> grad_targets;  // "param/<name>" or "input/<name>" -> tensor
+};
+
+Tensor input(const Fixture& fx, const std::string& name, DType dtype) {
+  const Tensor* t = fx.find("input/" + name);
+  if (!t) return Tensor();
+  return is_floating(t->dtype()) ? core::clone(core::to(*t, dtype)) : *t;
+}
+
+void load_params(nn::Module& m, const Fixture& fx, DType dtype) {
+  m.to(dtype);
+  m.load_state_dict(fx.with_prefix("param/"), /*strict=*/true);
+}
+
+void add_params(RunResult& r, nn::Module& m) {
+  for (auto& [name, p] : m.named_parameters()) r.grad_targets["param/" + name] = p;
+}
+
+moe::GatingCall gating_call(const Fixture& fx, Config& call, DType dtype) {
+  moe::GatingCall c;
+  c.noise_gates = call.get<bool>("noise_gates", false);
+  c.noise_mult = call.get<double>("noise_mult", 1.0);
+  c.route_uniforms = input(fx, "route_uniforms", dtype);
+  c.gate_noise = input(fx, "gate_noise", dtype);
+  return c;
+}
+
+void put_moe_outputs(RunResult& r, const moe::MoEOutput& out) {
+  r.outputs["outputs"] = out.outputs;
+  r.outputs["total_aux_loss"] = out.total_aux_loss;
+  r.outputs["balance_loss"] = out.balance_loss;
+  r.outputs["router_z_loss"] = out.router_z_loss;
+}
+
+RunResult run_module(const Fixture& fx, const ParityOptions& opt) {
+  Generator gen(0);  // initial values are replaced by the fixture's
+  const DType dt = opt.dtype;
+  Config cfg(fx.config, "config.");
+  Config call(fx.call, "call.");
+  const bool training = call.get<bool>("training", true);
+  RunResult r;
+  Tensor x = requires_grad_(input(fx, "x", dt));
+  if (!x.defined() && fx.module != "TrainTrajectory") throw Error(fx.path + ": missing tensor 'input/x'");
+  r.grad_targets["input/x"] = x;
+
+  auto finish = [&](nn::Module& m) {
+    add_params(r, m);
+    call.no_unknown_keys();
+  };
+  if (fx.module == "RMSNorm") {
+    nn::RMSNorm m(cfg.get<int64_t>("dim", 0), dt);
+    cfg.no_unknown_keys();
+    load_params(m, fx, dt);
+    m.train(training);
+    r.outputs["out"] = m.forward(x);
+    finish(m);
+  } else if (fx.module == "Expert") {
+    moe::ExpertOptions o;
+    o.dim = cfg.get<int64_t>("dim", 0);
+    o.hidden_mult = cfg.get<double>("hidden_mult", 4.0);
+    o.mult_bias = cfg.get<bool>("mult_bias", true);
+    o.prenorm = cfg.get<bool>("prenorm", false);
+    cfg.no_unknown_keys();
+    moe::Expert m(o, gen, dt);
+    load_params(m, fx, dt);
+    m.train(training);
+    r.outputs["out"] = m.forward(x);
+    finish(m);
+  } else if (fx.module == "MoERouter") {
+    moe::MoERouterOptions o;
+    o.dim = cfg.get<int64_t>("dim", 0);
+    o.num_experts = cfg.get<int64_t>("num_experts", 0);
+    if (cfg.has("hidden_layers")) {
+      const json& h = cfg.raw("hidden_layers");
+      if (h.is_array()) {
+        std::vector<int64_t> widths;
+        for (const json& w : h) widths.push_back(Config::as<int64_t>(w, "config.hidden_layers"));
+        o.hidden_layers = widths;
+      } else {
+        o.hidden_layers = Config::as<int64_t>(h, "config.hidden_layers");
+      }
+    } else {
+      cfg.raw("hidden_layers");  // present as null
+    }
+    o.mechanism = moe::parse_router_mechanism(cfg.get<std::string>("mechanism", "softmax"));
+    cfg.no_unknown_keys();
+    moe::MoERouter m(o, gen, dt);
+    load_params(m, fx, dt);
+    m.train(training);
+    r.outputs["out"] = m.forward(x, input(fx, "gumbel_noise", dt));
+    finish(m);
+  } else if (fx.module == "CoorDescentTopk") {
+    moe::CoorDescentTopkOptions o;
+    o.k = cfg.get<int64_t>("k", 1);
+    o.coor_descent_k_ratio = cfg.get<double>("coor_descent_k_ratio", o.coor_descent_k_ratio);
+    o.descent.n_iters = cfg.get<int64_t>("n_iters", o.descent.n_iters);
+    o.descent.eps = cfg.get<double>("eps", o.descent.eps);
+    if (cfg.has("eps_init")) o.descent.eps_init = cfg.get<double>("eps_init", 0.0);
+    else cfg.get<double>("eps_init", 0.0);
+    o.descent.eps_decay = cfg.get<double>("eps_decay", o.descent.eps_decay);
+    o.fused = cfg.get<bool>("fused", false);
+    o.non_differentiable = cfg.get<bool>("non_differentiable", false);
+    cfg.no_unknown_keys();
+    moe::CoorDescentTopkResult t = moe::coor_descent_topk(x, o);
+    r.outputs["values"] = t.values;
+    r.outputs["indices"] = t.indices;
+    if (t.coor_descent_values.defined()) r.outputs["coor_descent_values"] = t.coor_descent_values;
+    if (t.gates.defined()) r.outputs["gates"] = t.gates;
+    call.no_unknown_keys();
+  } else if (fx.module == "TopNGating") {
+    moe::TopNGating m(gating_options(cfg), gen, dt);
+    load_params(m, fx, dt);
+    m.train(training);
+    moe::GatingOutput out = m.forward(x, gating_call(fx, call, dt));
+    r.outputs["dispatch_tensor"] = out.dispatch_tensor;
+    r.outputs["combine_tensor"] = out.combine_tensor;
+    r.outputs["balance_loss"] = out.balance_loss;
+    r.outputs["router_z_loss"] = out.router_z_loss;
+    finish(m);
+  } else if (fx.module == "MoE") {
+    moe::MoE m(moe_options(cfg, opt.dispatch), gen, dt);
+    load_params(m, fx, dt);
+    m.train(training);
+    put_moe_outputs(r, m.forward(x, gating_call(fx, call, dt)));
+    finish(m);
+  } else if (fx.module == "SparseMoEBlock") {
+    moe::SparseMoEBlock m(block_options(cfg, opt.dispatch), gen, dt);
+    load_params(m, fx, dt);
+    m.train(training);
+    put_moe_outputs(r, m.forward(x, gating_call(fx, call, dt)));
+    finish(m);
+  } else {
+    throw Error(fx.path + ": unknown module '" + fx.module +
+                "' (known: RMSNorm, Expert, MoERouter, CoorDescentTopk, TopNGating, MoE, SparseMoEBlock, "
+                "TrainTrajectory)");
+  }
+  return r;
+}
+
+// TrainTrajectory: a short AdamW run of head(block(x)) on MSE; compares per-step losses
+// and final parameters.
+std::map<std::string, Tensor> run_trajectory(const Fixture& fx, const ParityOptions& opt) {
+  Generator gen(0);
+  const DType dt = opt.dtype;
+  Config cfg(fx.config, "config.");
+  Config call(fx.call, "call.");
+  Config block_cfg = cfg.child("block");
+  Config head_cfg = cfg.child("head");
+  Config opt_cfg = cfg.child("optimizer");
+  const int64_t steps = cfg.get<int64_t>("steps", 0);
+  cfg.get<std::string>("loss", "");           // descriptive text
+  cfg.get<std::string>("loss_recorded", "");  // descriptive text
+  cfg.get<std::string>("model", "");          // descriptive text
+  cfg.no_unknown_keys();
+
+  class Model : public nn::Module {
+   public:
+    std::string type_name() const override { return "TrainTrajectory"; }
+    using nn::Module::register_module;
+  } model;
+  auto block = model.register_module("block", std::make_shared<moe::SparseMoEBlock>(
+                                                  block_options(block_cfg, opt.dispatch), gen, dt));
+  auto head = model.register_module(
+      "head", std::make_shared<nn::Linear>(head_cfg.get<int64_t>("in_features", 0),
+                                           head_cfg.get<int64_t>("out_features", 0),
+                                           head_cfg.get<bool>("bias", true), gen, dt));
+  head_cfg.no_unknown_keys();
+  if (opt_cfg.get<std::string>("name", "AdamW") != "AdamW")
+    throw ConfigError("config.optimizer.name", "only AdamW trajectories are supported");
+  nn::AdamOptions ao;
+  ao.lr = opt_cfg.get<double>("lr", 1e-3);
+  const json& betas = opt_cfg.raw("betas");
+  if (!betas.is_array() || betas.size() != 2) throw ConfigError("config.optimizer.betas", "expected two numbers");
+  ao.beta1 = Config::as<double>(betas[0], "config.optimizer.betas[0]");
+  ao.beta2 = Config::as<double>(betas[1], "config.optimizer.betas[1]");
+  ao.eps = opt_cfg.get<double>("eps", 1e-8);
+  ao.weight_decay = opt_cfg.get<double>("weight_decay", 1e-2);
+  ao.amsgrad = opt_cfg.get<bool>("amsgrad", false);
+  if (opt_cfg.get<bool>("maximize", false)) throw ConfigError("config.optimizer.maximize", "must be false");
+  opt_cfg.no_unknown_keys();
+
+  model.to(dt);
+  model.load_state_dict(fx.with_prefix("param/"), /*strict=*/true);
+  model.train(call.get<bool>("training", true));
+  moe::GatingCall gc;
+  gc.noise_gates = call.get<bool>("noise_gates", false);
+  gc.noise_mult = call.get<double>("noise_mult", 1.0);
+  call.no_unknown_keys();
+  MOEGRAD_CHECK(!gc.noise_gates, fx.path, ": noisy trajectories need gate noise per step, which the format lacks");
+  nn::AdamW optimizer(model.named_parameters(), ao);
+  Tensor x = input(fx, "x", dt), target = input(fx, "target", dt);
+  if (!x.defined() || !target.defined()) throw Error(fx.path + ": needs input/x and input/target");
+  std::vector<double> losses;
+  for (int64_t k = 0; k < steps; ++k) {
+    optimizer.zero_grad();
+    gc.route_uniforms = input(fx, str_cat("route_uniforms_step", k), dt);
+    if (!gc.route_uniforms.defined()) throw Error(str_cat(fx.path, ": missing input/route_uniforms_step", k));
+    Tensor pred = head->forward(block->forward(x, gc).outputs);
+    Tensor loss = nn::mse_loss(pred, target);
+    losses.push_back(loss.item<double>());
+    backward(loss);
+    optimizer.step();
+  }
+  std::map<std::string, Tensor> out;
+  out["output/loss"] = from_vector(losses, {}, DType::f64);
+  for (auto& [name, p] : model.named_parameters()) out["output/final/" + name] = p;
+  return out;
+}
+
+TensorComparison compare(const std::string& name, const Tensor& got, const Tensor& want, DType dtype) {
+  TensorComparison c{name, 0.0, true, ""};
+  const bool scalar_like = got.numel() == 1 && want.numel() == 1 && got.dim() <= 1 && want.dim() <= 1;
+  if (!scalar_like && got.shape() != want.shape()) {
+    c.ok = false;
+    c.max_abs_error = std::numeric_limits<double>::infinity();
+    c.detail = str_cat("shape ", got.shape(), ", expected ", want.shape());
+    return c;
+  }
+  const double atol = dtype == DType::f64 ? 1e-7 : 1e-4, rtol = dtype == DType::f64 ? 1e-6 : 1e-3;
+  const bool exact = !is_floating(want.dtype());
+  std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::abs(a[i] - b[i]);
+    const bool bad = exact ? a[i] != b[i] : !(err <= atol + rtol * std::abs(b[i]));
+    if (!(err <= c.max_abs_error)) c.max_abs_error = err;  // NaN sticks
+    if (bad && c.ok) {
+      c.ok = false;
+      c.detail = str_cat("element ", i, ": got ", a[i], ", expected ", b[i]);
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+ParityResult run_parity_fixture(const std::string& path, const ParityOptions& opt) {
+  ParityResult res;
+  res.path = path;
+  try {
+    Fixture fx = load_fixture(path);
+    res.module = fx.module;
+    if (fx.module == "TrainTrajectory") {
+      for (auto& [name, got] : run_trajectory(fx, opt)) {
+        Tensor want = fx.need(name);
+        res.comparisons.push_back(compare(name, got, want, opt.dtype));
+      }
+    } else {
+      RunResult run = run_module(fx, opt);
+      // L = sum over outputs with a cotangent of sum(o * cotangent).
+      Tensor loss;
+      for (auto& [name, out] : run.outputs) {
+        const Tensor* cot = fx.find("cotangent/" + name);
+        if (!cot || !requires_grad(out)) continue;
+        Tensor term = sum(out * core::reshape(core::to(*cot, out.dtype()), out.shape()));
+        loss = loss.defined() ? loss + term : term;
+      }
+      if (loss.defined()) backward(loss);
+      for (auto& [name, out] : run.outputs) {
+        if (const Tensor* want = fx.find("output/" + name))
+          res.comparisons.push_back(compare("output/" + name, out, *want, opt.dtype));
+      }
+      for (const auto& [name, want] : fx.all)
+        if (name.rfind("output/", 0) == 0 && !run.outputs.count(name.substr(7)))
+          throw Error(path + ": the module has no output '" + name.substr(7) + "' that the file records");
+      for (auto& [target, t] : run.grad_targets) {
+        Tensor g = grad(t);
+        const Tensor* want = fx.find("grad/" + target);
+        if (want) {
+          if (!g.defined()) g = zeros_like(t);
+          res.comparisons.push_back(compare("grad/" + target, g, *want, opt.dtype));
+        } else if (g.defined()) {
+          // No stored gradient means none, or only zeros, in the reference.
+          res.comparisons.push_back(compare("grad/" + target + " (expected none)", g, zeros_like(g), opt.dtype));
+        }
+      }
+    }
+    res.ok = !res.comparisons.empty();
+    for (const auto& c : res.comparisons) res.ok = res.ok && c.ok;
+  } catch (const std::exception& e) {
+    res.ok = false;
+    res.error = e.what();
+  }
+  return res;
+}
+
+std::string format_parity_line(const ParityResult& r, const ParityOptions& opt) {
+  std::ostringstream os;
+  os << (r.ok ? "PASS " : "FAIL ") << r.path << " [" << (r.module.empty() ? "?" : r.module) << ", "
+     << dtype_name(opt.dtype) << ", " << moe::dispatch_name(opt.dispatch) << "]";
+  if (!r.error.empty()) {
+    os << " error: " << r.error;
+    return os.str();
+  }
+  os.precision(2);
+  for (const auto& c : r.comparisons) {
+    os << "  " << c.name << " " << std::scientific << c.max_abs_error;
+    if (!c.ok) os << " (FAIL: " << c.detail << ")";
+  }
+  return os.str();
+}
+
+}  // namespace moegrad::train
