@@ -10,7 +10,7 @@ namespace moegrad::moe {
 struct CoorDescentOptions {
   int64_t n_iters = 20;
   double eps = 0.1;
-  std::optional<double> eps_init;
+  std::optional<double> eps_init = std::nullopt;
   double eps_decay = 1.0;
   void validate() const;  // throws ConfigError naming the argument
 };

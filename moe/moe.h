@@ -27,7 +27,7 @@ struct MoEOptions {
   bool differentiable_topk_fused = true;
   // Gate probabilities from an MoERouter (its hidden layers and mechanism) instead of the
   // gating's single linear layer; dim and num_experts are taken from above.
-  std::optional<MoERouterOptions> router;
+  std::optional<MoERouterOptions> router = std::nullopt;
   Dispatch dispatch = Dispatch::indexed;
 
   void validate() const;  // throws ConfigError naming the argument

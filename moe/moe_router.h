@@ -18,7 +18,7 @@ struct MoERouterOptions {
   int64_t num_experts = 0;
   // none: one Linear(dim, e); a list of widths: Linear/ReLU chain through them; a count N:
   // N hidden layers of width dim.
-  std::variant<std::monostate, std::vector<int64_t>, int64_t> hidden_layers;
+  std::variant<std::monostate, std::vector<int64_t>, int64_t> hidden_layers = std::monostate{};
   RouterMechanism mechanism = RouterMechanism::softmax;
   void validate() const;  // throws ConfigError naming the argument
 };
