@@ -1,18 +1,25 @@
 // The moegrad command line. Library code throws; only this file turns errors into exit
-// codes and messages.
+// codes and messages: 0 done, 1 failed, 2 bad configuration or arguments (nothing
+// written), 3 stopped on a NaN or Inf (the last good checkpoint kept).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <iostream>
 
 #include "core/error.h"
+#include "train/config.h"
 #include "train/mlp_demo.h"
 #include "train/parity.h"
+#include "train/sampling.h"
+#include "train/trainer.h"
 
 namespace {
 
-int run_demo(const moegrad::train::MlpDemoOptions& demo, bool check) {
-  auto r = moegrad::train::run_mlp_demo(demo, std::cout);
+using namespace moegrad;
+
+int run_demo(const train::MlpDemoOptions& demo, bool check) {
+  auto r = train::run_mlp_demo(demo, std::cout);
   std::cout << fmt::format("loss {:.6f} -> {:.6f}\n", r.first_loss, r.final_loss);
   if (check && !(r.final_loss < 0.5 * r.first_loss)) {
     std::cerr << "demo: loss did not halve\n";
@@ -22,18 +29,30 @@ int run_demo(const moegrad::train::MlpDemoOptions& demo, bool check) {
 }
 
 int run_parity(const std::vector<std::string>& files, const std::string& dtype, const std::string& dispatch) {
-  moegrad::train::ParityOptions opt;
-  opt.dtype = dtype == "float32" ? moegrad::DType::f32 : moegrad::DType::f64;
-  opt.dispatch = moegrad::moe::parse_dispatch(dispatch);
+  train::ParityOptions opt;
+  opt.dtype = dtype == "float32" ? DType::f32 : DType::f64;
+  opt.dispatch = moe::parse_dispatch(dispatch);
   int failed = 0;
   for (const std::string& f : files) {
-    moegrad::train::ParityResult r = moegrad::train::run_parity_fixture(f, opt);
-    std::cout << moegrad::train::format_parity_line(r, opt) << std::endl;
+    train::ParityResult r = train::run_parity_fixture(f, opt);
+    std::cout << train::format_parity_line(r, opt) << std::endl;
     failed += !r.ok;
   }
   std::cout << fmt::format("{} of {} fixtures passed ({}, {} dispatch)\n", files.size() - failed, files.size(),
                            dtype, dispatch);
   return failed ? 1 : 0;
+}
+
+int run_train(const train::TrainArgs& args) {
+  train::TrainSummary s = train::run_training(args, std::cout);
+  std::cout << "done: " << s.steps << " steps, final train loss " << s.final_train_loss;
+  if (s.final_eval.contains("loss")) std::cout << ", eval loss " << s.final_eval["loss"].get<double>();
+  if (s.final_eval.contains("specialisation"))
+    std::cout << ", specialisation " << s.final_eval["specialisation"].get<double>();
+  if (s.final_eval.contains("bits_per_char")) std::cout << ", bits/char " << s.final_eval["bits_per_char"].get<double>();
+  std::cout << "\n  config:      " << s.config_file << "\n  metrics:     " << s.metrics_jsonl << ", " << s.metrics_csv
+            << "\n  checkpoints: " << s.checkpoint_dir << " (last: " << s.last_checkpoint << ")\n";
+  return 0;
 }
 
 }  // namespace
@@ -42,7 +61,7 @@ int main(int argc, char** argv) {
   CLI::App app{"moegrad: train Mixture-of-Experts models"};
   app.require_subcommand(1);
 
-  moegrad::train::MlpDemoOptions demo;
+  train::MlpDemoOptions demo;
   bool check = false;
   CLI::App* demo_cmd = app.add_subcommand("demo", "train a 2-layer MLP with SGD (smoke test)");
   demo_cmd->add_option("--steps", demo.steps, "SGD steps")->check(CLI::PositiveNumber);
@@ -60,10 +79,69 @@ int main(int argc, char** argv) {
   parity_cmd->add_option("--dispatch", parity_dispatch, "dispatch path: indexed (default) or dense")
       ->check(CLI::IsMember({"indexed", "dense"}));
 
-  CLI11_PARSE(app, argc, argv);
+  train::TrainArgs targs;
+  CLI::App* train_cmd = app.add_subcommand("train", "train a model from a YAML config (schema: configs/README.md)");
+  train_cmd->add_option("config", targs.config_path, "YAML config")->required();
+  train_cmd->add_option("--set", targs.overrides, "override a key: --set optim.lr=0.01 (repeatable)");
+  train_cmd->add_option("--out", targs.out_dir, "output folder (default runs/<config>-<time>); must be new");
+  train_cmd->add_option("--resume", targs.resume, "continue a run: its folder or one of its checkpoints");
+
+  std::string eval_config, eval_checkpoint;
+  std::vector<std::string> eval_overrides;
+  CLI::App* eval_cmd = app.add_subcommand("eval", "evaluate a checkpoint on the held-out data (prints JSON)");
+  eval_cmd->add_option("config", eval_config, "YAML config of the run")->required();
+  eval_cmd->add_option("--checkpoint", eval_checkpoint, "checkpoint .safetensors")->required();
+  eval_cmd->add_option("--set", eval_overrides, "override a key (as for train)");
+
+  std::string check_path;
+  std::vector<std::string> check_overrides;
+  CLI::App* check_cmd = app.add_subcommand("check-config", "validate a config and print it fully resolved");
+  check_cmd->add_option("config", check_path, "YAML config")->required();
+  check_cmd->add_option("--set", check_overrides, "override a key (as for train)");
+
+  train::SampleOptions sopt;
+  CLI::App* sample_cmd = app.add_subcommand("sample", "print text generated by a char_lm checkpoint");
+  sample_cmd->add_option("--checkpoint", sopt.checkpoint, "checkpoint .safetensors")->required();
+  sample_cmd->add_option("--prompt", sopt.prompt, "text to continue");
+  sample_cmd->add_option("--length", sopt.length, "characters to generate")->check(CLI::NonNegativeNumber);
+  sample_cmd->add_option("--temperature", sopt.temperature, "softmax temperature");
+  sample_cmd->add_option("--seed", sopt.seed, "sampling seed");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
   try {
     if (*demo_cmd) return run_demo(demo, check);
     if (*parity_cmd) return run_parity(parity_files, parity_dtype, parity_dispatch);
+    if (*train_cmd) {
+      targs.interactive = ::isatty(STDOUT_FILENO) == 1;
+      return run_train(targs);
+    }
+    if (*eval_cmd) {
+      std::cout << train::evaluate_checkpoint(eval_config, eval_overrides, eval_checkpoint).dump() << "\n";
+      return 0;
+    }
+    if (*check_cmd) {
+      std::cout << train::to_yaml(train::load_config(check_path, check_overrides));
+      return 0;
+    }
+    if (*sample_cmd) {
+      std::cout << train::sample_text(sopt) << "\n";
+      return 0;
+    }
+  } catch (const train::ConfigFileError& e) {
+    std::cerr << "moegrad: " << e.what() << "\n";
+    return 2;
+  } catch (const train::NumericalError& e) {
+    std::cerr << "moegrad: " << e.what() << "\n";
+    return 3;
   } catch (const std::exception& e) {
     std::cerr << "moegrad: " << e.what() << "\n";
     return 1;

@@ -1,0 +1,33 @@
+#pragma once
+// Checkpoints: <run>/checkpoints/step_<N>.safetensors (model, optimizer state, generator
+// states) and step_<N>.json beside it (step, resolved config, vocabulary). Both are written
+// atomically, tensors first: a checkpoint counts only once its JSON exists, so a run killed
+// at any moment leaves its newest complete checkpoint loadable.
+#include <string>
+#include <vector>
+
+#include "core/generator.h"
+#include "nn/state_dict.h"
+
+namespace moegrad::train {
+
+struct CheckpointState {
+  int64_t step = 0;  // optimizer steps done
+  nn::StateDict model;
+  nn::StateDict optimizer;
+  Generator::State train_rng{};
+  Generator::State data_rng{};
+  std::string config_yaml;
+  std::string vocab;  // char_lm vocabulary (CharVocab::to_string), else empty
+};
+
+std::string checkpoint_path(const std::string& checkpoint_dir, int64_t step);  // the .safetensors
+void save_checkpoint(const std::string& checkpoint_dir, const CheckpointState& state);
+// `path` is the .safetensors file (or its .json); errors name the file and what is wrong.
+CheckpointState load_checkpoint(const std::string& path);
+// Complete checkpoints (both files present), oldest first.
+std::vector<std::string> list_checkpoints(const std::string& checkpoint_dir);
+// Deletes all but the newest `keep_last` complete checkpoints.
+void prune_checkpoints(const std::string& checkpoint_dir, int64_t keep_last);
+
+}  // namespace moegrad::train

@@ -1,0 +1,118 @@
+#pragma once
+// The training configuration: one YAML schema (documented in configs/README.md), read
+// into these structs with every key validated before any work starts.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "moe/moe.h"
+#include "nn/optim/lr_schedule.h"
+
+namespace moegrad::train {
+
+enum class ModelKind { mlp_moe, mlp_dense, moe_lm };
+enum class TaskKind { clusters, char_lm };
+enum class OptimizerKind { sgd, adam, adamw };
+
+struct ModelConfig {
+  ModelKind kind = ModelKind::mlp_moe;
+  int64_t dim = 32;    // model width
+  int64_t depth = 2;   // residual blocks
+  // mlp_dense: width of each dense feedforward, as Expert's hidden_mult.
+  double hidden_mult = 4.0;
+  // The MoE layers (mlp_moe, moe_lm).
+  int64_t num_experts = 8;
+  double expert_hidden_mult = 2.0;
+  int64_t top_n = 2;
+  moe::Threshold threshold_train = 0.2;
+  moe::Threshold threshold_eval = 0.2;
+  double capacity_factor_train = 1.25;
+  double capacity_factor_eval = 2.0;
+  bool straight_through_dispatch_tensor = true;
+  bool differentiable_topk = false;
+  bool noise_gates = false;
+  double noise_mult = 1.0;
+  double balance_loss_coef = 1e-2;
+  double router_z_loss_coef = 1e-3;
+  bool add_ff_before = false;
+  bool add_ff_after = false;
+  std::optional<moe::MoERouterOptions> router;  // MoERouter-driven routing
+  moe::Dispatch dispatch = moe::Dispatch::indexed;
+  // moe_lm
+  int64_t heads = 4;
+  int64_t context = 64;
+
+  moe::SparseMoEBlockOptions block() const;
+};
+
+struct DataConfig {
+  TaskKind task = TaskKind::clusters;
+  // clusters
+  int64_t num_clusters = 8;
+  int64_t input_dim = 16;
+  int64_t output_dim = 16;
+  double cluster_std = 0.5;
+  int64_t train_size = 8192;
+  int64_t eval_size = 1024;
+  // char_lm
+  std::string path;  // empty: the built-in generated corpus
+  int64_t corpus_chars = 200000;
+  int64_t seq_len = 64;
+};
+
+struct OptimConfig {
+  OptimizerKind name = OptimizerKind::adamw;
+  double lr = 3e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  double momentum = 0.0;
+  bool nesterov = false;
+  double clip_norm = 1.0;  // 0: no clipping
+  nn::LrSchedule schedule;  // base_lr and total_steps filled from lr and train.steps
+};
+
+struct LoopConfig {
+  int64_t steps = 600;
+  int64_t batch_size = 64;
+  int64_t eval_interval = 100;
+  int64_t eval_batches = 8;
+  int64_t log_interval = 20;
+  int64_t checkpoint_interval = 200;
+  int64_t keep_last = 3;
+};
+
+struct Config {
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  ModelConfig model;
+  DataConfig data;
+  OptimConfig optim;
+  LoopConfig train;
+};
+
+// A configuration problem, located: "FILE:LINE: key.path: message".
+class ConfigFileError : public Error {
+ public:
+  ConfigFileError(const std::string& location, const std::string& key, const std::string& message)
+      : Error(location + ": " + key + ": " + message) {}
+};
+
+// Reads `path`, applies "key.path=value" overrides (values in YAML syntax), validates.
+// Throws ConfigFileError for any unknown key, wrong type, out-of-range value or
+// inconsistent combination.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+Config parse_config(const std::string& yaml_text, const std::string& source,
+                    const std::vector<std::string>& overrides = {});
+
+// Every key with its resolved value, in schema order: what check-config prints and what a
+// run saves as config.yaml (loading it gives the same Config).
+std::string to_yaml(const Config& c);
+
+const char* model_kind_name(ModelKind k);
+const char* task_kind_name(TaskKind k);
+const char* optimizer_name(OptimizerKind k);
+
+}  // namespace moegrad::train

@@ -1,0 +1,138 @@
+#include "train/metrics.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+#include "nn/safetensors.h"
+
+namespace moegrad::train {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+// Keeps the lines of `path` whose step (read by `step_of`) is <= keep; rewritten atomically.
+void truncate_after(const std::string& path, int64_t keep, bool csv) {
+  if (!fs::exists(path)) return;
+  std::istringstream in(nn::read_file(path));
+  std::string out, line;
+  bool header = csv;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (header) {
+      out += line + "\n";
+      header = false;
+      continue;
+    }
+    int64_t step = -1;
+    if (csv) {
+      const size_t comma = line.find(',');
+      const size_t next = line.find(',', comma + 1);
+      if (comma != std::string::npos) step = std::stoll(line.substr(comma + 1, next - comma - 1));
+    } else {
+      json j = json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.contains("step")) step = j["step"].get<int64_t>();
+    }
+    if (step >= 0 && step <= keep) out += line + "\n";
+  }
+  nn::write_file_atomic(path, out);
+}
+
+std::string csv_field(const json& v) {
+  if (v.is_null()) return "";
+  if (v.is_number()) {
+    std::ostringstream os;
+    os.precision(9);
+    os << v.get<double>();
+    return os.str();
+  }
+  if (v.is_string()) return v.get<std::string>();
+  return "";
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  return buf;
+}
+}  // namespace
+
+const std::vector<std::string>& MetricsLog::csv_columns() {
+  static const std::vector<std::string> cols = {
+      "kind", "step", "loss", "main_loss", "aux_loss", "balance_loss", "router_z_loss", "lr", "grad_norm",
+      "tokens_per_s", "dropped_fraction", "routing_entropy", "specialisation", "bits_per_char"};
+  return cols;
+}
+
+MetricsLog::MetricsLog(const std::string& run_dir, int64_t keep_up_to_step)
+    : jsonl_path_((fs::path(run_dir) / "metrics.jsonl").string()),
+      csv_path_((fs::path(run_dir) / "metrics.csv").string()) {
+  truncate_after(jsonl_path_, keep_up_to_step, false);
+  truncate_after(csv_path_, keep_up_to_step, true);
+  const bool new_csv = !fs::exists(csv_path_) || fs::file_size(csv_path_) == 0;
+  jsonl_.open(jsonl_path_, std::ios::app);
+  csv_.open(csv_path_, std::ios::app);
+  if (!jsonl_ || !csv_) throw Error("cannot write metrics in " + run_dir);
+  if (new_csv) {
+    std::string header;
+    for (const auto& c : csv_columns()) header += (header.empty() ? "" : ",") + c;
+    csv_ << header << "\n" << std::flush;
+  }
+}
+
+void MetricsLog::write(const json& record) {
+  jsonl_ << record.dump() << "\n" << std::flush;
+  std::string row;
+  bool first = true;
+  for (const auto& c : csv_columns()) {
+    row += (first ? "" : ",") + (record.contains(c) ? csv_field(record.at(c)) : std::string());
+    first = false;
+  }
+  csv_ << row << "\n" << std::flush;
+  if (!jsonl_ || !csv_) throw Error("cannot append to " + jsonl_path_ + " or " + csv_path_);
+}
+
+Progress::Progress(int64_t total_steps, bool interactive) : total_(total_steps), interactive_(interactive) {
+  start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+void Progress::step(int64_t step, double loss, double tokens_per_s) {
+  if (start_step_ < 0) {
+    start_step_ = step - 1;
+    start_ = std::chrono::steady_clock::now();
+  }
+  if (!interactive_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (step < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double per_step = elapsed / std::max<int64_t>(1, step - start_step_);
+  const double eta = per_step * static_cast<double>(total_ - step);
+  constexpr int width = 28;
+  const int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "\r[%s%s] %lld/%lld  loss %.5f  %.0f tok/s  ETA %s ",
+                std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                static_cast<long long>(step), static_cast<long long>(total_), loss, tokens_per_s,
+                format_duration(eta).c_str());
+  bar_ = buf;
+  std::cout << bar_ << std::flush;
+}
+
+void Progress::line(const std::string& text) {
+  if (interactive_ && !bar_.empty()) std::cout << "\r\033[K";
+  std::cout << text << "\n";
+  if (interactive_ && !bar_.empty()) std::cout << bar_;
+  std::cout << std::flush;
+}
+
+void Progress::finish() {
+  if (interactive_ && !bar_.empty()) std::cout << "\n" << std::flush;
+  bar_.clear();
+}
+
+}  // namespace moegrad::train

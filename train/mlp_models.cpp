@@ -1,0 +1,63 @@
+#include "train/mlp_models.h"
+
+#include "autograd/autograd.h"
+#include "nn/loss.h"
+
+namespace moegrad::train {
+
+namespace {
+// Parameters of the experts a token does not visit: all but top_n of them per layer.
+int64_t idle_expert_parameters(const moe::MoE& moe, int64_t top_n) {
+  const int64_t per_expert = (*moe.experts)[0].num_parameters();
+  return per_expert * (static_cast<int64_t>(moe.experts->size()) - top_n);
+}
+}  // namespace
+
+MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) : top_n_(c.model.top_n) {
+  in_proj = register_module("in_proj", std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
+  blocks = register_module("blocks", std::make_shared<nn::ModuleList<moe::SparseMoEBlock>>());
+  for (int64_t i = 0; i < c.model.depth; ++i)
+    blocks->push_back(std::make_shared<moe::SparseMoEBlock>(c.model.block(), gen, dtype));
+  norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
+  head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
+}
+
+ModelOutput MlpMoE::forward(const Batch& batch, const moe::GatingCall& call) {
+  ModelOutput out;
+  Tensor h = in_proj->forward(batch.inputs);
+  for (auto& block : *blocks) {
+    moe::MoEOutput m = block->forward(h, call);
+    h = m.outputs;
+    out.aux_loss = out.aux_loss.defined() ? out.aux_loss + sum(m.total_aux_loss) : sum(m.total_aux_loss);
+    out.layers.push_back({m.routing, m.balance_loss, m.router_z_loss});
+  }
+  out.prediction = head->forward(norm->forward(h));
+  out.main_loss = nn::mse_loss(out.prediction, batch.targets);
+  return out;
+}
+
+int64_t MlpMoE::active_parameters() const {
+  int64_t idle = 0;
+  for (auto& block : *blocks) idle += idle_expert_parameters(*block->moe, top_n_);
+  return num_parameters() - idle;
+}
+
+MlpDense::MlpDense(const Config& c, Generator& gen, DType dtype) {
+  in_proj = register_module("in_proj", std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
+  blocks = register_module("blocks", std::make_shared<nn::ModuleList<moe::Expert>>());
+  const moe::ExpertOptions ff{.dim = c.model.dim, .hidden_mult = c.model.hidden_mult, .prenorm = true};
+  for (int64_t i = 0; i < c.model.depth; ++i) blocks->push_back(std::make_shared<moe::Expert>(ff, gen, dtype));
+  norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
+  head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
+}
+
+ModelOutput MlpDense::forward(const Batch& batch, const moe::GatingCall&) {
+  ModelOutput out;
+  Tensor h = in_proj->forward(batch.inputs);
+  for (auto& block : *blocks) h = block->forward(h) + h;
+  out.prediction = head->forward(norm->forward(h));
+  out.main_loss = nn::mse_loss(out.prediction, batch.targets);
+  return out;
+}
+
+}  // namespace moegrad::train

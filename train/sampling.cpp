@@ -1,0 +1,54 @@
+#include "train/sampling.h"
+
+#include <cmath>
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+#include "train/char_corpus.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/moe_lm.h"
+
+namespace moegrad::train {
+
+std::string sample_text(const SampleOptions& opt) {
+  CheckpointState s = load_checkpoint(opt.checkpoint);
+  Config cfg = parse_config(s.config_yaml, opt.checkpoint + " (embedded config)");
+  if (cfg.model.kind != ModelKind::moe_lm)
+    throw ConfigFileError(opt.checkpoint, "model.kind", "sampling needs a moe_lm checkpoint, this one is " +
+                                                            std::string(model_kind_name(cfg.model.kind)));
+  if (!(opt.temperature > 0)) throw ConfigFileError("--temperature", "temperature", "must be positive");
+  CharVocab vocab = CharVocab::from_string(s.vocab);
+  Generator init(0), gen(opt.seed);
+  MoELM model(cfg, vocab.size(), init, DType::f32);
+  model.load_state_dict(s.model, /*strict=*/true);
+  model.eval();
+  NoGradGuard no_grad;
+  std::vector<int64_t> ids = vocab.encode(opt.prompt);
+  if (ids.empty()) ids.push_back(0);
+  moe::GatingCall call;
+  call.gen = &gen;
+  for (int64_t i = 0; i < opt.length; ++i) {
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()), model.context());
+    std::vector<int64_t> window(ids.end() - n, ids.end());
+    Tensor logits = model.logits(from_vector(window, {1, n}), call).prediction;  // (1, n, vocab)
+    Tensor last = core::reshape(core::narrow(logits, 1, n - 1, 1), {vocab.size()});
+    std::vector<double> p =
+        core::softmax(core::binary(BinaryOp::div, core::to(last, DType::f64),
+                                   scalar_tensor(opt.temperature, DType::f64)), 0)
+            .to_vector<double>();
+    double u = gen.next_double(), acc = 0;
+    int64_t pick = static_cast<int64_t>(p.size()) - 1;
+    for (size_t c = 0; c < p.size(); ++c) {
+      acc += p[c];
+      if (u < acc) {
+        pick = static_cast<int64_t>(c);
+        break;
+      }
+    }
+    ids.push_back(pick);
+  }
+  return vocab.decode(ids);
+}
+
+}  // namespace moegrad::train

@@ -1,0 +1,44 @@
+#pragma once
+// `moegrad train` and `moegrad eval`: the training loop with evaluation, metrics,
+// checkpoints and bit-exact resume.
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace moegrad::train {
+
+// A loss or gradient became NaN or Inf: the run stops, its last good checkpoint stays.
+class NumericalError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct TrainArgs {
+  std::string config_path;
+  std::vector<std::string> overrides;  // key.path=value
+  std::string out_dir;                 // empty: runs/<config name>-<time>
+  std::string resume;                  // a run folder or a checkpoint file
+  bool interactive = false;            // draw a progress bar
+};
+
+struct TrainSummary {
+  std::string run_dir;
+  std::string config_file, metrics_jsonl, metrics_csv, checkpoint_dir, last_checkpoint;
+  int64_t steps = 0;
+  double final_train_loss = 0;
+  nlohmann::json final_eval;
+};
+
+// Throws ConfigFileError (bad config or arguments, before anything is written),
+// NumericalError, or Error.
+TrainSummary run_training(const TrainArgs& args, std::ostream& log);
+
+// Loads the model of `checkpoint` (built from the config) and evaluates it on the held-out
+// data: {"loss", "main_loss", ...} as the trainer's eval records.
+nlohmann::json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
+                                   const std::string& checkpoint);
+
+}  // namespace moegrad::train
