@@ -18,8 +18,11 @@ configure: deps $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The main job; until the trainer exists it is the end-to-end MLP demo.
+# The main job: the toy MoE of configs/toy_moe.yaml, into a fresh runs/toy_moe-<time>/.
 train: build
+	$(BUILD_DIR)/moegrad train configs/toy_moe.yaml
+
+demo: build
 	$(BUILD_DIR)/moegrad demo
 
 test: build

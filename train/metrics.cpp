@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
 #include <sstream>
 
 #include "core/error.h"
@@ -96,7 +95,8 @@ void MetricsLog::write(const json& record) {
   if (!jsonl_ || !csv_) throw Error("cannot append to " + jsonl_path_ + " or " + csv_path_);
 }
 
-Progress::Progress(int64_t total_steps, bool interactive) : total_(total_steps), interactive_(interactive) {
+Progress::Progress(int64_t total_steps, bool interactive, std::ostream& out)
+    : total_(total_steps), interactive_(interactive), out_(out) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
@@ -120,18 +120,18 @@ void Progress::step(int64_t step, double loss, double tokens_per_s) {
                 static_cast<long long>(step), static_cast<long long>(total_), loss, tokens_per_s,
                 format_duration(eta).c_str());
   bar_ = buf;
-  std::cout << bar_ << std::flush;
+  out_ << bar_ << std::flush;
 }
 
 void Progress::line(const std::string& text) {
-  if (interactive_ && !bar_.empty()) std::cout << "\r\033[K";
-  std::cout << text << "\n";
-  if (interactive_ && !bar_.empty()) std::cout << bar_;
-  std::cout << std::flush;
+  if (interactive_ && !bar_.empty()) out_ << "\r\033[K";
+  out_ << text << "\n";
+  if (interactive_ && !bar_.empty()) out_ << bar_;
+  out_ << std::flush;
 }
 
 void Progress::finish() {
-  if (interactive_ && !bar_.empty()) std::cout << "\n" << std::flush;
+  if (interactive_ && !bar_.empty()) out_ << "\n" << std::flush;
   bar_.clear();
 }
 

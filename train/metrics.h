@@ -27,7 +27,7 @@ class MetricsLog {
 
 class Progress {
  public:
-  Progress(int64_t total_steps, bool interactive);
+  Progress(int64_t total_steps, bool interactive, std::ostream& out);
   // A train step finished: redraw the bar (at most ~10 times a second) on a terminal.
   void step(int64_t step, double loss, double tokens_per_s);
   // A line of its own (log or eval); on a terminal the bar is redrawn after it.
@@ -38,6 +38,7 @@ class Progress {
  private:
   int64_t total_;
   bool interactive_;
+  std::ostream& out_;
   std::chrono::steady_clock::time_point start_, last_draw_;
   int64_t start_step_ = -1;
   std::string bar_;

@@ -63,7 +63,8 @@ double scalar_sum(const std::vector<LayerRouting>& layers, bool balance) {
 // Names the first loss term that is not finite, with its value, or "".
 std::string non_finite_term(const ModelOutput& out) {
   auto bad = [](const std::string& name, double v) {
-    return std::isfinite(v) ? std::string() : name + " is " + std::to_string(v);
+    if (std::isfinite(v)) return std::string();
+    return name + " is " + (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
   };
   if (auto b = bad("the main loss", out.main_loss.item<double>()); !b.empty()) return b;
   for (size_t i = 0; i < out.layers.size(); ++i) {
@@ -226,7 +227,7 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";
   log << std::flush;
 
-  Progress progress(cfg.train.steps, args.interactive);
+  Progress progress(cfg.train.steps, args.interactive, log);
   moe::GatingCall call;
   call.gen = &train_gen;
   call.noise_gates = cfg.model.noise_gates;

@@ -1,0 +1,79 @@
+// Config validation: every problem is reported with the file, the line, the key path and
+// what was expected, before anything runs.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "train/config.h"
+
+using namespace moegrad;
+using namespace moegrad::train;
+
+namespace {
+std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse_config(yaml, "t.yaml", overrides);
+  } catch (const ConfigFileError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("config errors name the file, line, key and expectation", "[train][config]") {
+  CHECK(error_of("model:\n  dim: 8\n  dimm: 3\n") == "t.yaml:3: model.dimm: unknown key");
+  CHECK(error_of("seed: 1\nmodle:\n  dim: 3\n") == "t.yaml:2: modle: unknown key");
+  CHECK(error_of("train:\n  steps: many\n") == "t.yaml:2: train.steps: expected an integer, got 'many'");
+  CHECK(error_of("train:\n  steps: 1.5\n") == "t.yaml:2: train.steps: expected an integer, got '1.5'");
+  CHECK(error_of("model:\n  straight_through_dispatch_tensor: maybe\n") ==
+        "t.yaml:2: model.straight_through_dispatch_tensor: expected true or false, got 'maybe'");
+  CHECK(error_of("optim:\n  lr: -1\n") == "t.yaml:2: optim.lr: must be positive, got -1");
+  CHECK(error_of("model:\n  num_experts: 4\n  top_n: 5\n") ==
+        "t.yaml:3: model.top_n: must be in [1, num_experts=4], got 5");
+  CHECK(error_of("model:\n  top_n: 3\n  threshold_train: [0.2]\n") ==
+        "t.yaml:3: model.threshold_train: a list must have top_n - 1 = 2 entries, got 1");
+  CHECK(error_of("model:\n  kind: moe_lm\n") == "t.yaml: data.task: model.kind moe_lm needs task char_lm");
+  CHECK(error_of("model:\n  kind: transformer\n") ==
+        "t.yaml:2: model.kind: must be one of mlp_moe, mlp_dense, moe_lm, got 'transformer'");
+  CHECK(error_of("model:\n  router:\n    mechanism: argmax\n") ==
+        "t.yaml:3: model.router.mechanism: must be one of softmax, gumbel, got 'argmax'");
+  CHECK(error_of("optim:\n  betas: [0.9]\n") == "t.yaml:2: optim.betas: expected a list of two numbers [beta1, beta2]");
+  CHECK(error_of("device: cuda\n") == "t.yaml:1: device: must be cpu (no GPU backend is built yet), got 'cuda'");
+  CHECK(error_of("model: 3\n") == "t.yaml:1: model: expected a mapping of keys to values");
+  CHECK_THAT(error_of("model:\n  dim: [1\n"), Catch::StartsWith("t.yaml:3: (syntax): "));
+  CHECK(error_of("train:\n  batch_size: 9000\n") ==
+        "t.yaml:2: train.batch_size: must not exceed data.train_size=8192, got 9000");
+}
+
+TEST_CASE("--set overrides are applied and located", "[train][config]") {
+  Config c = parse_config("model:\n  dim: 8\n", "t.yaml", {"model.dim=16", "optim.schedule.kind=step", "seed=7"});
+  CHECK(c.model.dim == 16);
+  CHECK(c.optim.schedule.kind == nn::LrScheduleKind::step);
+  CHECK(c.seed == 7);
+  CHECK(error_of("", {"model.top_n=9"}) == "--set model.top_n: model.top_n: must be in [1, num_experts=8], got 9");
+  CHECK(error_of("", {"model.bogus=1"}) == "--set model.bogus: model.bogus: unknown key");
+  CHECK(error_of("", {"nonsense"}) == "--set nonsense: nonsense: expected key.path=value");
+  CHECK(error_of("model:\n  dim: 8\n", {"model.dim.x=1"}) == "--set model.dim.x: model.dim.x: 'dim' is not a section");
+}
+
+TEST_CASE("the resolved config reads back to the same config", "[train][config]") {
+  Config c = parse_config("model:\n  top_n: 3\n  threshold_train: [0.1, 0.3]\n  router:\n    hidden_layers: [4, 5]\n"
+                          "    mechanism: gumbel\noptim:\n  name: sgd\n  momentum: 0.9\n  nesterov: true\n",
+                          "t.yaml");
+  const std::string yaml = to_yaml(c);
+  Config back = parse_config(yaml, "resolved.yaml");
+  CHECK(to_yaml(back) == yaml);
+  CHECK(std::get<std::vector<double>>(back.model.threshold_train) == std::vector<double>{0.1, 0.3});
+  CHECK(back.model.router.has_value());
+  CHECK(back.optim.name == OptimizerKind::sgd);
+  CHECK_THAT(yaml, Catch::Contains("dispatch: indexed") && Catch::Contains("keep_last: 3"));
+}
+
+TEST_CASE("every shipped config loads", "[train][config]") {
+  for (const char* name : {"toy_moe", "dense_baseline", "router_gumbel", "char_lm"}) {
+    INFO(name);
+    Config c = load_config(std::string(MOEGRAD_SOURCE_DIR) + "/configs/" + name + ".yaml");
+    CHECK(c.train.steps > 0);
+  }
+  CHECK_THROWS_WITH(load_config("/nonexistent.yaml"), "/nonexistent.yaml: (file): cannot be read");
+}

@@ -1,0 +1,240 @@
+// Training end to end on small configs: the loss falls, runs are deterministic, a run
+// killed with SIGKILL resumes to bit-identical weights, NaNs stop the run cleanly, and a
+// failed validation writes nothing.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "nn/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/sampling.h"
+#include "train/trainer.h"
+
+using namespace moegrad;
+using namespace moegrad::train;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+extern char** environ;
+
+namespace {
+const std::string kToy = std::string(MOEGRAD_SOURCE_DIR) + "/configs/toy_moe.yaml";
+const std::string kLm = std::string(MOEGRAD_SOURCE_DIR) + "/configs/char_lm.yaml";
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("moegrad_run_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+// A short toy run: 40 steps, checkpoints every 10.
+std::vector<std::string> short_run(std::vector<std::string> extra = {}) {
+  std::vector<std::string> o = {"train.steps=40", "train.checkpoint_interval=10", "train.eval_interval=20",
+                                "train.log_interval=10", "optim.schedule.warmup_steps=5", "train.batch_size=64"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
+
+TrainSummary train_quietly(const std::string& config, const std::vector<std::string>& overrides,
+                           const fs::path& out, const std::string& resume = "") {
+  std::ostringstream log;
+  TrainArgs args{config, overrides, resume.empty() ? out.string() : "", resume, false};
+  return run_training(args, log);
+}
+
+std::vector<json> records(const fs::path& run, const std::string& kind) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::vector<json> out;
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line);
+    if (j["kind"] == kind) out.push_back(j);
+  }
+  return out;
+}
+
+// Raw bytes of every tensor in a safetensors file.
+std::map<std::string, std::string> tensor_bytes(const std::string& path) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, t] : nn::load_safetensors(path).tensors) {
+    std::string b(t.numel() * dtype_size(t.dtype()), '\0');
+    std::memcpy(b.data(), t.raw_data(), b.size());
+    out[name] = b;
+  }
+  return out;
+}
+
+int run_binary(const std::vector<std::string>& args, pid_t* pid_out = nullptr) {
+  std::vector<char*> argv;
+  std::vector<std::string> all = {MOEGRAD_BINARY};
+  all.insert(all.end(), args.begin(), args.end());
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  if (pid_out) {
+    *pid_out = pid;
+    return 0;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+}  // namespace
+
+TEST_CASE("toy training: the loss falls, metrics and checkpoints are written", "[train][slow]") {
+  fs::path out = fresh_dir("falls");
+  TrainSummary s = train_quietly(kToy, short_run({"train.keep_last=2"}), out);
+  auto train = records(out, "train");
+  REQUIRE(train.size() == 4);
+  CHECK(train.back()["main_loss"].get<double>() < 0.5 * train.front()["main_loss"].get<double>());
+  for (const char* key : {"loss", "main_loss", "aux_loss", "balance_loss", "router_z_loss", "lr", "grad_norm",
+                          "tokens_per_s", "dropped_fraction", "routing_entropy", "layers"})
+    CHECK(train.back().contains(key));
+  CHECK(train.back()["layers"].size() == 2);
+  CHECK(train.back()["layers"][0]["tokens_per_expert"].size() == 8);
+  auto eval = records(out, "eval");
+  REQUIRE(eval.size() == 2);
+  CHECK(eval.back()["specialisation"].get<double>() >= 0.0);
+  CHECK(list_checkpoints((out / "checkpoints").string()).size() == 2);  // keep_last
+  CHECK(fs::exists(out / "config.yaml"));
+  CHECK(parse_config(nn::read_file((out / "config.yaml").string()), "saved").train.steps == 40);
+  std::ifstream csv(out / "metrics.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK_THAT(header, Catch::StartsWith("kind,step,loss,main_loss"));
+  json ev = evaluate_checkpoint(kToy, short_run(), s.last_checkpoint);
+  CHECK(ev["loss"].get<double>() == Approx(eval.back()["loss"].get<double>()).epsilon(1e-12));
+  fs::remove_all(out);
+}
+
+TEST_CASE("same config and seed give the same numbers", "[train][slow]") {
+  fs::path a = fresh_dir("det_a"), b = fresh_dir("det_b");
+  train_quietly(kToy, short_run(), a);
+  train_quietly(kToy, short_run(), b);
+  CHECK(tensor_bytes(checkpoint_path((a / "checkpoints").string(), 40)) ==
+        tensor_bytes(checkpoint_path((b / "checkpoints").string(), 40)));
+  fs::path c = fresh_dir("det_c");
+  train_quietly(kToy, short_run({"seed=1"}), c);
+  CHECK(tensor_bytes(checkpoint_path((a / "checkpoints").string(), 40)) !=
+        tensor_bytes(checkpoint_path((c / "checkpoints").string(), 40)));
+  for (auto& d : {a, b, c}) fs::remove_all(d);
+}
+
+TEST_CASE("a run killed with SIGKILL resumes to bit-identical weights", "[train][slow]") {
+  const std::vector<std::string> o = short_run({"train.steps=120", "train.checkpoint_interval=5"});
+  fs::path whole = fresh_dir("whole"), killed = fresh_dir("killed");
+  train_quietly(kToy, o, whole);
+  std::vector<std::string> args = {"train", kToy, "--out", killed.string()};
+  for (const auto& s : o) args.insert(args.end(), {"--set", s});
+  pid_t pid;
+  run_binary(args, &pid);
+  // Kill it once it has made some progress but before it ends.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (list_checkpoints((killed / "checkpoints").string()).size() < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  auto left = list_checkpoints((killed / "checkpoints").string());
+  REQUIRE_FALSE(left.empty());
+  CHECK_NOTHROW(load_checkpoint(left.back()));  // the newest complete checkpoint always loads
+  const int64_t resumed_from = load_checkpoint(left.back()).step;
+  INFO("killed after step " << resumed_from);
+  CHECK(resumed_from < 120);
+  train_quietly(kToy, o, killed, killed.string());
+  CHECK(tensor_bytes(checkpoint_path((whole / "checkpoints").string(), 120)) ==
+        tensor_bytes(checkpoint_path((killed / "checkpoints").string(), 120)));
+  // The metrics of the resumed run have each step once.
+  auto train = records(killed, "train");
+  for (size_t i = 1; i < train.size(); ++i) CHECK(train[i]["step"].get<int64_t>() > train[i - 1]["step"].get<int64_t>());
+  fs::remove_all(whole);
+  fs::remove_all(killed);
+}
+
+TEST_CASE("resuming with a different model is refused", "[train]") {
+  fs::path out = fresh_dir("mismatch");
+  train_quietly(kToy, short_run({"train.steps=10", "optim.schedule.warmup_steps=2"}), out);
+  CHECK_THROWS_WITH(train_quietly(kToy, short_run({"train.steps=20", "model.dim=16"}), out, out.string()),
+                    Catch::Contains("differs from the run's saved config") && Catch::Contains("dim: 16"));
+  fs::remove_all(out);
+}
+
+TEST_CASE("a NaN stops the run, naming the step and the term, keeping the last checkpoint", "[train]") {
+  fs::path out = fresh_dir("nan");
+  try {
+    train_quietly(kToy, {"optim.lr=1e30", "optim.clip_norm=0", "optim.schedule.min_lr=0", "train.steps=30",
+                         "train.checkpoint_interval=1", "optim.schedule.warmup_steps=0"},
+                  out);
+    FAIL("training did not stop");
+  } catch (const NumericalError& e) {
+    std::string msg = e.what();
+    CHECK_THAT(msg, Catch::StartsWith("step ") && Catch::Contains("loss") && Catch::Contains("last good checkpoint"));
+    auto left = list_checkpoints((out / "checkpoints").string());
+    REQUIRE_FALSE(left.empty());
+    CHECK_THAT(msg, Catch::Contains(left.back()));
+    CHECK_NOTHROW(load_checkpoint(left.back()));
+  }
+  fs::remove_all(out);
+}
+
+TEST_CASE("a failed validation writes nothing, an existing run is never overwritten", "[train]") {
+  fs::path out = fresh_dir("keep");
+  fs::create_directories(out);
+  std::ofstream(out / "precious.txt") << "earlier results";
+  CHECK_THROWS_AS(train_quietly(kToy, {"model.top_n=99"}, out / "new"), ConfigFileError);
+  CHECK_FALSE(fs::exists(out / "new"));
+  CHECK_THROWS_WITH(train_quietly(kToy, short_run(), out), Catch::Contains("already holds files"));
+  CHECK(nn::read_file((out / "precious.txt").string()) == "earlier results");
+  // Through the binary: exit status 2 for configuration errors, nothing created.
+  CHECK(run_binary({"train", kToy, "--out", (out / "cli").string(), "--set", "model.top_n=99"}) == 2);
+  CHECK(run_binary({"check-config", kToy, "--set", "train.steps=0"}) == 2);
+  CHECK(run_binary({"check-config", kToy}) == 0);
+  CHECK(run_binary({"train", "--help"}) == 0);
+  CHECK(run_binary({"train"}) == 2);
+  CHECK_FALSE(fs::exists(out / "cli"));
+  fs::remove_all(out);
+}
+
+TEST_CASE("char_lm trains a few steps and samples text", "[train][slow]") {
+  fs::path out = fresh_dir("lm");
+  TrainSummary s = train_quietly(kLm,
+                                 {"train.steps=6", "optim.schedule.warmup_steps=1", "model.dim=16", "model.heads=2",
+                                  "data.seq_len=16", "model.context=16", "train.batch_size=4", "train.eval_batches=1",
+                                  "data.corpus_chars=5000", "train.checkpoint_interval=6"},
+                                 out);
+  CHECK(s.final_eval["bits_per_char"].get<double>() > 0);
+  std::string text = sample_text({s.last_checkpoint, "The ", 30, 1.0, 3});
+  CHECK(text.size() == 34);
+  CHECK(text.rfind("The ", 0) == 0);
+  CHECK(sample_text({s.last_checkpoint, "The ", 30, 1.0, 3}) == text);  // seeded
+  CHECK_THROWS_WITH(sample_text({s.last_checkpoint, "\x01", 5, 1.0, 3}), Catch::Contains("unknown character"));
+  fs::remove_all(out);
+}
+
+TEST_CASE("every shipped config trains a few steps", "[train][slow]") {
+  for (const char* name : {"toy_moe", "dense_baseline", "router_gumbel"}) {
+    INFO(name);
+    fs::path out = fresh_dir(std::string("few_") + name);
+    TrainSummary s = train_quietly(std::string(MOEGRAD_SOURCE_DIR) + "/configs/" + name + ".yaml",
+                                   {"train.steps=4", "optim.schedule.warmup_steps=1", "train.eval_batches=1"}, out);
+    CHECK(std::isfinite(s.final_train_loss));
+    fs::remove_all(out);
+  }
+}
