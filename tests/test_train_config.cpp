@@ -45,7 +45,7 @@ TEST_CASE("config errors name the file, line, key and expectation", "[train][con
         "t.yaml:2: train.batch_size: must not exceed data.train_size=8192, got 9000");
 }
 
-TEST_CASE("--set overrides are applied and located", "[train][config]") {
+TEST_CASE("overrides given with --set are applied and located", "[train][config]") {
   Config c = parse_config("model:\n  dim: 8\n", "t.yaml", {"model.dim=16", "optim.schedule.kind=step", "seed=7"});
   CHECK(c.model.dim == 16);
   CHECK(c.optim.schedule.kind == nn::LrScheduleKind::step);
