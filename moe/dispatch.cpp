@@ -13,20 +13,30 @@ Dispatch parse_dispatch(const std::string& name) {
 
 const char* dispatch_name(Dispatch d) { return d == Dispatch::dense ? "dense" : "indexed"; }
 
-Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through) {
+Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
+                      PhaseTimes* times) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2);
   const int64_t e = r.raw_gates.size(-1), c = r.capacity;
-  auto [dispatch, combine] = TopNGating::dense_tensors(r, straight_through);
-  // expert_in[e, b, c, :] = sum_n dispatch[b, n, e, c] x[b, n, :]
-  Tensor expert_in = matmul(transpose(reshape(dispatch, {b, n, e * c}), 1, 2), x);  // (b, e*c, d)
-  expert_in = permute(reshape(expert_in, {b, e, c, d}), {1, 0, 2, 3});               // (e, b, c, d)
-  Tensor expert_out = experts.forward(expert_in);
+  Tensor dispatch, combine, expert_in, expert_out;
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::dispatch));
+    std::tie(dispatch, combine) = TopNGating::dense_tensors(r, straight_through);
+    // expert_in[e, b, c, :] = sum_n dispatch[b, n, e, c] x[b, n, :]
+    expert_in = matmul(transpose(reshape(dispatch, {b, n, e * c}), 1, 2), x);  // (b, e*c, d)
+    expert_in = permute(reshape(expert_in, {b, e, c, d}), {1, 0, 2, 3});       // (e, b, c, d)
+  }
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::experts));
+    expert_out = experts.forward(expert_in);
+  }
+  PhaseClock clock(slot(times, &PhaseTimes::combine));
   // out[b, n, :] = sum_{e, c} combine[b, n, e, c] expert_out[e, b, c, :]
   Tensor per_batch = reshape(permute(expert_out, {1, 0, 2, 3}), {b, e * c, d});
   return matmul(reshape(combine, {b, n, e * c}), per_batch);
 }
 
-Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through) {
+Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
+                        PhaseTimes* times) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2);
   const int64_t k = r.indices.size(0), tokens = b * n;
   const DType dt = x.dtype();
@@ -42,17 +52,26 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
 
   TensorList contributions, token_lists;
   for (size_t i = 0; i < experts.size(); ++i) {
-    Tensor is_i = core::binary(BinaryOp::eq, expert_of, core::scalar_like(static_cast<double>(i), expert_of));
-    Tensor mine = core::binary(BinaryOp::logical_and, kept, is_i);
-    Tensor entries = core::flat_nonzero(mine);
-    Tensor token_ids = core::index_select(token_of, 0, entries);
+    Tensor xin, entries, token_ids;
+    {
+      PhaseClock clock(slot(times, &PhaseTimes::dispatch));
+      Tensor is_i = core::binary(BinaryOp::eq, expert_of, core::scalar_like(static_cast<double>(i), expert_of));
+      entries = core::flat_nonzero(core::binary(BinaryOp::logical_and, kept, is_i));
+      token_ids = core::index_select(token_of, 0, entries);
+      xin = index_select(x_flat, 0, token_ids) * unsqueeze(index_select(dispatch_w, 0, entries), -1);
+    }
     // An expert with no token still runs (on zero rows), so its parameters get zero
     // gradients, as in the dense reference, and optimizers treat it the same.
-    Tensor xin = index_select(x_flat, 0, token_ids) * unsqueeze(index_select(dispatch_w, 0, entries), -1);
-    Tensor y = experts[i].forward(xin);
+    Tensor y;
+    {
+      PhaseClock clock(slot(times, &PhaseTimes::experts));
+      y = experts[i].forward(xin);
+    }
+    PhaseClock clock(slot(times, &PhaseTimes::combine));
     contributions.push_back(y * unsqueeze(index_select(gates, 0, entries), -1));
     token_lists.push_back(token_ids);
   }
+  PhaseClock clock(slot(times, &PhaseTimes::combine));
   Tensor all = cat(contributions, 0);
   Tensor ids = core::cat(token_lists, 0);
   Tensor index = core::expand(core::unsqueeze(ids, 1), {ids.numel(), d});

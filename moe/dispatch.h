@@ -6,6 +6,7 @@
 #include <string>
 
 #include "moe/expert.h"
+#include "moe/phase_times.h"
 #include "moe/top_n_gating.h"
 
 namespace moegrad::moe {
@@ -16,7 +17,9 @@ Dispatch parse_dispatch(const std::string& name);  // ConfigError("dispatch") on
 const char* dispatch_name(Dispatch d);
 
 // x (b, n, d) -> (b, n, d) through `experts` as `r` decided.
-Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through);
-Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through);
+Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
+                      PhaseTimes* times = nullptr);
+Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
+                        PhaseTimes* times = nullptr);
 
 }  // namespace moegrad::moe

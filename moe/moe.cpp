@@ -65,27 +65,31 @@ MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
   }
 }
 
-MoEOutput MoE::forward(const Tensor& x, const GatingCall& call) {
-  MoEOutput out;
-  if (router) {
-    router->set_generator(call.gen);
-    Tensor logits = router->logits(x);
-    Tensor noised = logits;
-    if (call.noise_gates) {
-      Tensor g = call.gate_noise;
-      if (!g.defined()) {
-        MOEGRAD_CHECK(call.gen != nullptr, "MoE: noise_gates needs gate_noise or a generator");
-        g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
-      }
-      noised = logits + call.noise_mult * g;
+Routing MoE::route(const Tensor& x, const GatingCall& call) {
+  if (!router) return gate->route(x, call);
+  router->set_generator(call.gen);
+  Tensor logits = router->logits(x);
+  Tensor noised = logits;
+  if (call.noise_gates) {
+    Tensor g = call.gate_noise;
+    if (!g.defined()) {
+      MOEGRAD_CHECK(call.gen != nullptr, "MoE: noise_gates needs gate_noise or a generator");
+      g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
     }
-    out.routing = gate->route_probabilities(logits, router->probabilities(noised), call);
-  } else {
-    out.routing = gate->route(x, call);
+    noised = logits + call.noise_mult * g;
+  }
+  return gate->route_probabilities(logits, router->probabilities(noised), call);
+}
+
+MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* times) {
+  MoEOutput out;
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::gating));
+    out.routing = route(x, call);
   }
   const bool st = options.straight_through_dispatch_tensor;
-  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st)
-                                                    : indexed_dispatch(x, out.routing, *experts, st);
+  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st, times)
+                                                    : indexed_dispatch(x, out.routing, *experts, st, times);
   out.balance_loss = out.routing.balance_loss;
   out.router_z_loss = out.routing.router_z_loss;
   if (is_training()) {
@@ -106,10 +110,19 @@ SparseMoEBlock::SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen,
   if (opt.add_ff_after) ff_after = register_module("ff_after", std::make_shared<Expert>(ff, gen, dtype));
 }
 
-MoEOutput SparseMoEBlock::forward(const Tensor& x_in, const GatingCall& call) {
+MoEOutput SparseMoEBlock::forward(const Tensor& x_in, const GatingCall& call, PhaseTimes* times) {
   Tensor x = x_in;
-  if (ff_before) x = ff_before->forward(x) + x;
-  MoEOutput out = moe->forward(moe_prenorm->forward(x), call);
+  if (ff_before) {
+    PhaseClock clock(slot(times, &PhaseTimes::dense_ff));
+    x = ff_before->forward(x) + x;
+  }
+  Tensor normed;
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::gating));
+    normed = moe_prenorm->forward(x);
+  }
+  MoEOutput out = moe->forward(normed, call, times);
+  PhaseClock clock(slot(times, &PhaseTimes::dense_ff));
   x = out.outputs + x;
   if (ff_after) x = ff_after->forward(x) + x;
   out.outputs = x;

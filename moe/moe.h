@@ -46,12 +46,16 @@ class MoE : public nn::Module {
  public:
   MoE(const MoEOptions& opt, Generator& gen, DType dtype = DType::f32);
   std::string type_name() const override { return "MoE"; }
-  MoEOutput forward(const Tensor& x, const GatingCall& call = {});
+  MoEOutput forward(const Tensor& x, const GatingCall& call = {}, PhaseTimes* times = nullptr);
 
   MoEOptions options;
   std::shared_ptr<TopNGating> gate;
   std::shared_ptr<Experts> experts;
   std::shared_ptr<MoERouter> router;  // null unless options.router
+
+ private:
+  // From the gating's own projection, or from the router's probabilities.
+  Routing route(const Tensor& x, const GatingCall& call);
 };
 
 struct SparseMoEBlockOptions {
@@ -67,7 +71,7 @@ class SparseMoEBlock : public nn::Module {
  public:
   SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen, DType dtype = DType::f32);
   std::string type_name() const override { return "SparseMoEBlock"; }
-  MoEOutput forward(const Tensor& x, const GatingCall& call = {});
+  MoEOutput forward(const Tensor& x, const GatingCall& call = {}, PhaseTimes* times = nullptr);
 
   std::shared_ptr<MoE> moe;
   std::shared_ptr<nn::RMSNorm> moe_prenorm;

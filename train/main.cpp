@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "train/bench.h"
 #include "train/config.h"
 #include "train/mlp_demo.h"
 #include "train/parity.h"
@@ -107,6 +108,21 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--temperature", sopt.temperature, "softmax temperature");
   sample_cmd->add_option("--seed", sopt.seed, "sampling seed");
 
+  std::string bench_size = "M", bench_dispatch = "indexed";
+  int64_t bench_b = 0, bench_n = 0, bench_d = 0, bench_e = 0;
+  train::BenchOptions bopt;
+  CLI::App* bench_cmd = app.add_subcommand("bench", "time the toy MoE training step (bench/README.md), print JSON");
+  bench_cmd->add_option("--size", bench_size, "S, M or L")->check(CLI::IsMember({"S", "M", "L"}));
+  bench_cmd->add_option("--batch", bench_b, "batch b (overrides --size)");
+  bench_cmd->add_option("--seq", bench_n, "tokens per sequence n");
+  bench_cmd->add_option("--dim", bench_d, "model width d");
+  bench_cmd->add_option("--experts", bench_e, "number of experts E");
+  bench_cmd->add_option("--threads", bopt.threads, "threads for kernels and OpenBLAS")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--steps", bopt.steps, "timed steps")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--warmup", bopt.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  bench_cmd->add_option("--dispatch", bench_dispatch, "indexed (default) or dense")
+      ->check(CLI::IsMember({"indexed", "dense"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -132,10 +148,26 @@ int main(int argc, char** argv) {
       std::cout << train::to_yaml(train::load_config(check_path, check_overrides));
       return 0;
     }
+    if (*bench_cmd) {
+      train::BenchOptions o = train::bench_size(bench_size);
+      o.threads = bopt.threads;
+      o.steps = bopt.steps;
+      o.warmup = bopt.warmup;
+      o.dispatch = moe::parse_dispatch(bench_dispatch);
+      if (bench_b) o.batch = bench_b;
+      if (bench_n) o.seq = bench_n;
+      if (bench_d) o.dim = bench_d;
+      if (bench_e) o.experts = bench_e;
+      std::cout << train::run_bench(o).dump() << std::endl;
+      return 0;
+    }
     if (*sample_cmd) {
       std::cout << train::sample_text(sopt) << "\n";
       return 0;
     }
+  } catch (const ConfigError& e) {
+    std::cerr << "moegrad: " << e.what() << "\n";
+    return 2;
   } catch (const train::ConfigFileError& e) {
     std::cerr << "moegrad: " << e.what() << "\n";
     return 2;

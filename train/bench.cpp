@@ -1,0 +1,166 @@
+#include "train/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+#include "core/threading.h"
+#include "moe/moe.h"
+#include "nn/linear.h"
+#include "nn/loss.h"
+#include "nn/optim/adam.h"
+
+namespace moegrad::train {
+
+using json = nlohmann::json;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// GFLOP/s of a square float32 gemm through the same OpenBLAS path the step uses.
+double measure_sgemm_gflops() {
+  Generator gen(1);
+  constexpr int64_t m = 1024;
+  Tensor a = randn({m, m}, gen), b = randn({m, m}, gen);
+  core::matmul(a, b);  // warm-up
+  std::vector<double> rates;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    core::matmul(a, b);
+    rates.push_back(2.0 * m * m * m / seconds_since(t0) / 1e9);
+  }
+  return median(rates);
+}
+
+int64_t hidden_of(int64_t d) { return static_cast<int64_t>(static_cast<double>(d) * 4.0 * 2.0 / 3.0); }
+
+// Multiply-adds x 2 of the GEMM work worth doing (bench/README.md): gating, experts at the
+// kept token count, the dense feedforward and the head; a step is 3x the forward.
+double useful_step_gflop(const BenchOptions& o, double kept) {
+  const double t = static_cast<double>(o.batch * o.seq), d = static_cast<double>(o.dim);
+  const double h = static_cast<double>(hidden_of(o.dim));
+  const double per_token_expert = 2 * d * (2 * h) + 2 * h * d;
+  const double fwd = 2 * t * d * static_cast<double>(o.experts) + kept * per_token_expert + t * per_token_expert +
+                     2 * t * d * d;
+  return 3 * fwd / 1e9;
+}
+
+}  // namespace
+
+BenchOptions bench_size(const std::string& size) {
+  if (size == "S") return {.batch = 8, .seq = 128, .dim = 64, .experts = 4};
+  if (size == "M") return {.batch = 8, .seq = 512, .dim = 256, .experts = 8};
+  if (size == "L") return {.batch = 4, .seq = 2048, .dim = 512, .experts = 16};
+  throw ConfigError("--size", "must be S, M or L, got '" + size + "'");
+}
+
+json run_bench(const BenchOptions& o) {
+  if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
+    throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
+  if (o.steps < 1) throw ConfigError("--steps", "must be >= 1");
+  set_num_threads(o.threads);
+  const double sgemm = measure_sgemm_gflops();
+
+  Generator gen(o.seed);
+  moe::SparseMoEBlockOptions bo;
+  bo.moe.dim = o.dim;
+  bo.moe.num_experts = o.experts;
+  bo.moe.gating_top_n = 2;
+  bo.moe.capacity_factor_train = 1.25;
+  bo.moe.dispatch = o.dispatch;
+  bo.add_ff_before = false;
+  bo.add_ff_after = true;
+  moe::SparseMoEBlock block(bo, gen);
+  nn::Linear head(o.dim, o.dim, /*bias=*/true, gen);
+  nn::NamedTensors params = block.named_parameters();
+  for (auto& [name, p] : head.named_parameters()) params.emplace_back("head." + name, p);
+  nn::AdamW optimizer(params, nn::AdamOptions{.lr = 1e-3, .weight_decay = 1e-2});
+  Tensor x = randn({o.batch, o.seq, o.dim}, gen), target = randn({o.batch, o.seq, o.dim}, gen);
+  moe::GatingCall call;
+  call.gen = &gen;
+
+  struct Split {
+    moe::PhaseTimes forward;
+    double forward_total = 0, backward = 0, optimizer = 0;
+  };
+  double kept_sum = 0;
+  int64_t kept_count = 0;
+  auto step = [&](Split* split) {
+    optimizer.zero_grad();
+    auto t0 = std::chrono::steady_clock::now();
+    moe::MoEOutput out = block.forward(x, call, split ? &split->forward : nullptr);
+    Tensor loss = nn::mse_loss(head.forward(out.outputs), target) + out.total_aux_loss;
+    auto t1 = std::chrono::steady_clock::now();
+    backward(loss);
+    auto t2 = std::chrono::steady_clock::now();
+    optimizer.step();
+    if (split) {
+      split->forward_total += std::chrono::duration<double>(t1 - t0).count();
+      split->backward += std::chrono::duration<double>(t2 - t1).count();
+      split->optimizer += seconds_since(t2);
+    }
+    kept_sum += static_cast<double>(core::sum(out.routing.kept).item<int64_t>());
+    ++kept_count;
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) step(nullptr);
+  std::vector<double> times;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    step(nullptr);
+    times.push_back(seconds_since(t0));
+  }
+  // The split comes from extra steps, so the timers never touch the timed ones.
+  Split split;
+  const int64_t split_steps = std::max<int64_t>(1, std::min<int64_t>(o.steps, 10));
+  for (int64_t i = 0; i < split_steps; ++i) step(&split);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+
+  const double med = median(times);
+  const double kept = kept_sum / static_cast<double>(kept_count);
+  const double useful = useful_step_gflop(o, kept);
+  const double n = static_cast<double>(split_steps);
+  const double fwd_parts = split.forward.gating + split.forward.dispatch + split.forward.experts +
+                           split.forward.combine + split.forward.dense_ff;
+  auto ms = [](double s) { return std::round(s * 1e6) / 1e3; };
+  json split_ms = {{"gating", ms(split.forward.gating / n)},
+                   {"dispatch", ms(split.forward.dispatch / n)},
+                   {"experts", ms(split.forward.experts / n)},
+                   {"combine", ms(split.forward.combine / n)},
+                   {"dense_ff", ms(split.forward.dense_ff / n)},
+                   {"forward_other", ms((split.forward_total - fwd_parts) / n)},
+                   {"backward", ms(split.backward / n)},
+                   {"optimizer", ms(split.optimizer / n)}};
+  return {{"bench", "moegrad_toy_moe_step"},
+          {"b", o.batch},
+          {"n", o.seq},
+          {"d", o.dim},
+          {"E", o.experts},
+          {"threads", o.threads},
+          {"dispatch", moe::dispatch_name(o.dispatch)},
+          {"steps", o.steps},
+          {"step_ms", {{"median", ms(med)}, {"min", ms(*std::min_element(times.begin(), times.end()))},
+                       {"max", ms(*std::max_element(times.begin(), times.end()))}}},
+          {"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
+          {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
+          {"split_ms", split_ms},
+          {"kept_tokens", kept},
+          {"sgemm_gflops", sgemm},
+          {"useful_step_gflop", useful},
+          {"bound_ms", ms(useful / sgemm)},
+          {"fraction_of_bound", (useful / sgemm) / med}};
+}
+
+}  // namespace moegrad::train

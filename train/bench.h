@@ -1,0 +1,26 @@
+#pragma once
+// `moegrad bench`: the toy MoE training step of bench/README.md, timed.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "moe/dispatch.h"
+
+namespace moegrad::train {
+
+struct BenchOptions {
+  int64_t batch = 8, seq = 512, dim = 256, experts = 8;  // size M
+  int threads = 1;
+  int64_t steps = 30;
+  int64_t warmup = 3;
+  moe::Dispatch dispatch = moe::Dispatch::indexed;
+  uint64_t seed = 0;
+};
+
+// Sizes of the yardstick: S, M, L.
+BenchOptions bench_size(const std::string& size);
+
+// One JSON object: step time (median, min, max), tokens/s, peak RSS, the split of the step,
+// the sgemm rate measured in this process and the step's useful-FLOP bound at that rate.
+nlohmann::json run_bench(const BenchOptions& opt);
+
+}  // namespace moegrad::train
