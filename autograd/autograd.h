@@ -5,6 +5,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops/elementwise.h"
+#include "autograd/ops/fused.h"
 #include "autograd/ops/indexing.h"
 #include "autograd/ops/joining.h"
 #include "autograd/ops/linalg.h"

@@ -37,6 +37,13 @@ enum class BinaryOp : uint8_t {
 
 enum class ReduceOp : uint8_t { sum, max, min, argmax, argmin, logsumexp };
 
+struct AdamStep {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW: p *= 1 - lr wd; Adam: g += wd p
+  bool amsgrad;    // max_exp_avg_sq is used (and defined) only then
+  double bias_correction1, bias_correction2;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -74,6 +81,23 @@ class Backend {
   // In place: out[..., index[j], ...] += src[j] along axis; index has src's shape.
   virtual void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
                            const Tensor& src) = 0;
+
+  // Fused kernels: one pass where the composite would take several. All tensors contiguous.
+  // x (rows, 2h) = [value | gate]: out = gelu(gate) * value, cdf = Phi(gate), both (rows, h).
+  virtual void geglu(const Tensor& x, const Tensor& out, const Tensor& cdf) = 0;
+  // grad_x (rows, 2h) from grad_out (rows, h): [g gelu(gate) | g value (Phi + gate phi)].
+  virtual void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out,
+                              const Tensor& grad_x) = 0;
+  // Per row of x (rows, d): out = x * scale / max(||x||, eps), inv_norm = 1 / max(||x||, eps).
+  virtual void rms_norm(const Tensor& x, double eps, double scale, const Tensor& out,
+                        const Tensor& inv_norm) = 0;
+  // grad_x = scale inv (g - x inv^2 <g, x>) for rows whose norm exceeded eps, scale inv g else.
+  virtual void rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, double scale,
+                                 const Tensor& grad_out, const Tensor& grad_x) = 0;
+  // One Adam/AdamW update of a parameter in place (torch.optim's single-tensor formulas).
+  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                         const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq,
+                         const AdamStep& step) = 0;
 };
 
 Backend& cpu_backend();

@@ -11,3 +11,4 @@
 #include "core/reduction.h"
 #include "core/tensor.h"
 #include "core/views.h"
+#include "core/fused.h"

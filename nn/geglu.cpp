@@ -15,8 +15,7 @@ GEGLU::GEGLU(int64_t d, bool with_mult_bias, DType dtype) : dim(d) {
 Tensor GEGLU::forward(const Tensor& x) {
   MOEGRAD_CHECK(x.dim() >= 1 && x.size(-1) == 2 * dim, "GEGLU: input of shape ", x.shape(),
                 " must end in 2 * dim = ", 2 * dim);
-  TensorList halves = chunk(x, 2, -1);
-  Tensor y = gelu(halves[1]) * halves[0];
+  Tensor y = geglu(x);  // fused: gelu(gate) * value in one pass
   return mult_bias.defined() ? y * mult_bias : y;
 }
 

@@ -40,8 +40,7 @@ RMSNorm::RMSNorm(int64_t d, DType dtype) : dim(d) {
 Tensor RMSNorm::forward(const Tensor& x) {
   MOEGRAD_CHECK(x.dim() >= 1 && x.size(-1) == dim, "RMSNorm: input of shape ", x.shape(),
                 " does not end in dim=", dim);
-  Tensor n = clamp(norm(x, {-1}, true), 1e-12, std::numeric_limits<double>::infinity());
-  return x / n * (std::sqrt(static_cast<double>(dim)) * gamma);
+  return rms_normalize(x, 1e-12, std::sqrt(static_cast<double>(dim))) * gamma;
 }
 
 }  // namespace moegrad::nn

@@ -28,6 +28,13 @@ struct MatmulOp {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   MOEGRAD_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                 a.shape(), " and ", b.shape());
+  // A batch of rows times one matrix (every Linear) is one gemm over all rows: its
+  // backward is then two gemms, with no batched products to sum afterwards.
+  if (a.dim() > 2 && b.dim() == 2) {
+    Shape out_shape(a.shape().begin(), a.shape().end() - 1);
+    out_shape.push_back(b.size(1));
+    return reshape(apply<MatmulOp>(reshape(a, {-1, a.size(-1)}), b), out_shape);
+  }
   // Promote 1-d operands, then drop the added dims: both of them for 1-d x 1-d (a 0-d dot).
   const bool a_vec = a.dim() == 1, b_vec = b.dim() == 1;
   Tensor out = apply<MatmulOp>(a_vec ? unsqueeze(a, 0) : a, b_vec ? unsqueeze(b, 1) : b);

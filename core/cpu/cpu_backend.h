@@ -32,6 +32,17 @@ class CpuBackend final : public Backend {
   void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
                    const Tensor& src) override;
+
+  void geglu(const Tensor& x, const Tensor& out, const Tensor& cdf) override;
+  void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out,
+                      const Tensor& grad_x) override;
+  void rms_norm(const Tensor& x, double eps, double scale, const Tensor& out,
+                const Tensor& inv_norm) override;
+  void rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, double scale,
+                         const Tensor& grad_out, const Tensor& grad_x) override;
+  void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                 const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq,
+                 const AdamStep& step) override;
 };
 
 // Base pointer of a tensor's storage, typed; kernels add the view's offsets themselves.

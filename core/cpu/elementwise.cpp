@@ -9,13 +9,21 @@ namespace moegrad::cpu {
 
 namespace {
 
+// Rows with unit strides (and, for binary ops, a broadcast scalar operand) get loops of
+// their own: plain pointer walks the compiler vectorises.
 template <typename In, typename Out, typename F>
 void map_unary(const Tensor& x, const Tensor& out, F f) {
   const In* xp = base_ptr<In>(x);
   Out* op = base_ptr<Out>(out);
   for_each_row<2>(out.shape(), {&x.strides(), &out.strides()}, {x.offset(), out.offset()},
                   [&](Offsets<2> off, int64_t n, const Offsets<2>& st) {
-                    for (int64_t i = 0; i < n; ++i) op[off[1] + i * st[1]] = f(xp[off[0] + i * st[0]]);
+                    const In* __restrict__ xr = xp + off[0];
+                    Out* __restrict__ orow = op + off[1];
+                    if (st[0] == 1 && st[1] == 1) {
+                      for (int64_t i = 0; i < n; ++i) orow[i] = f(xr[i]);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) orow[i * st[1]] = f(xr[i * st[0]]);
+                    }
                   });
 }
 
@@ -27,8 +35,20 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()},
                   {a.offset(), b.offset(), out.offset()},
                   [&](Offsets<3> off, int64_t n, const Offsets<3>& st) {
-                    for (int64_t i = 0; i < n; ++i)
-                      op[off[2] + i * st[2]] = f(ap[off[0] + i * st[0]], bp[off[1] + i * st[1]]);
+                    const In* __restrict__ ar = ap + off[0];
+                    const In* __restrict__ br = bp + off[1];
+                    Out* __restrict__ orow = op + off[2];
+                    if (st[2] == 1 && st[0] == 1 && st[1] == 1) {
+                      for (int64_t i = 0; i < n; ++i) orow[i] = f(ar[i], br[i]);
+                    } else if (st[2] == 1 && st[0] == 1 && st[1] == 0) {
+                      const In bv = br[0];
+                      for (int64_t i = 0; i < n; ++i) orow[i] = f(ar[i], bv);
+                    } else if (st[2] == 1 && st[0] == 0 && st[1] == 1) {
+                      const In av = ar[0];
+                      for (int64_t i = 0; i < n; ++i) orow[i] = f(av, br[i]);
+                    } else {
+                      for (int64_t i = 0; i < n; ++i) orow[i * st[2]] = f(ar[i * st[0]], br[i * st[1]]);
+                    }
                   });
 }
 

@@ -144,10 +144,53 @@ void for_each_line(const Tensor& x, const Tensor& out, int64_t axis, F f) {
                       [&](const Offsets<2>& o) { f(o[0], o[1]); });
 }
 
+// Sums of a contiguous x over a leading or a trailing block of axes: row by row in memory
+// order, instead of element by element of the output (which strides across rows and misses
+// the cache once per element). Accumulates in double (int64 for integers), as the generic path.
+template <typename T>
+bool sum_contiguous(const Tensor& x, const Axes& axes, const Tensor& out) {
+  const int64_t nd = x.dim();
+  if (!x.is_contiguous() || !out.is_contiguous() || axes.empty()) return false;
+  bool prefix = true, suffix = true;
+  for (size_t i = 0; i < axes.size(); ++i) {
+    prefix = prefix && axes[i] == static_cast<int64_t>(i);
+    suffix = suffix && axes[i] == nd - static_cast<int64_t>(axes.size()) + static_cast<int64_t>(i);
+  }
+  if (!prefix && !suffix) return false;
+  int64_t reduced = 1;
+  for (int64_t a : axes) reduced *= x.shape()[a];
+  const int64_t kept = out.numel();  // an empty reduced block still leaves zeros to write
+  using A = Acc<T>;
+  const T* xp = x.data_ptr<T>();
+  auto store = [&](int64_t i, A v) {
+    if (out.dtype() == DType::i64) out.data_ptr<int64_t>()[i] = static_cast<int64_t>(v);
+    else if constexpr (!std::is_same_v<T, bool>) out.data_ptr<T>()[i] = static_cast<T>(v);
+  };
+  if (prefix) {
+    std::vector<A> acc(kept, A(0));
+    for (int64_t r = 0; r < reduced; ++r) {
+      const T* row = xp + r * kept;
+      for (int64_t j = 0; j < kept; ++j) acc[j] += static_cast<A>(row[j]);
+    }
+    for (int64_t j = 0; j < kept; ++j) store(j, acc[j]);
+  } else {
+    for (int64_t i = 0; i < kept; ++i) {
+      const T* row = xp + i * reduced;
+      A acc = 0;
+      for (int64_t j = 0; j < reduced; ++j) acc += static_cast<A>(row[j]);
+      store(i, acc);
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& out) {
-  dispatch_all(x.dtype(), [&]<typename T>() { reduce_typed<T>(op, x, axes, out); });
+  dispatch_all(x.dtype(), [&]<typename T>() {
+    if (op == ReduceOp::sum && sum_contiguous<T>(x, axes, out)) return;
+    reduce_typed<T>(op, x, axes, out);
+  });
 }
 
 void CpuBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor& out) {

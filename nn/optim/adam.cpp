@@ -25,26 +25,17 @@ void Adam::step() {
     Tensor g = grad(p);
     if (!g.defined()) continue;
     const int64_t t = next_step(i);
-    if (opt_.weight_decay != 0.0) {
-      if (decoupled_) core::binary_(BinaryOp::mul, p, core::scalar_like(1.0 - lr_ * opt_.weight_decay, p));
-      else g = g + p * opt_.weight_decay;
-    }
-    Tensor m = state(i, "exp_avg");
-    Tensor v = state(i, "exp_avg_sq");
-    core::binary_(BinaryOp::mul, m, core::scalar_like(opt_.beta1, m));
-    core::binary_(BinaryOp::add, m, g * (1.0 - opt_.beta1));
-    core::binary_(BinaryOp::mul, v, core::scalar_like(opt_.beta2, v));
-    core::binary_(BinaryOp::add, v, g * g * (1.0 - opt_.beta2));
-    const double bias_correction1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(t));
-    const double bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(t));
-    Tensor second = v;
-    if (opt_.amsgrad) {
-      Tensor vmax = state(i, "max_exp_avg_sq");
-      core::copy_(vmax, maximum(vmax, v));
-      second = vmax;
-    }
-    Tensor denom = sqrt(second) / std::sqrt(bias_correction2) + opt_.eps;
-    core::binary_(BinaryOp::sub, p, m / denom * (lr_ / bias_correction1));
+    AdamStep step{.lr = lr_,
+                  .beta1 = opt_.beta1,
+                  .beta2 = opt_.beta2,
+                  .eps = opt_.eps,
+                  .weight_decay = opt_.weight_decay,
+                  .decoupled = decoupled_,
+                  .amsgrad = opt_.amsgrad,
+                  .bias_correction1 = 1.0 - std::pow(opt_.beta1, static_cast<double>(t)),
+                  .bias_correction2 = 1.0 - std::pow(opt_.beta2, static_cast<double>(t))};
+    core::adam_step(p, g, state(i, "exp_avg"), state(i, "exp_avg_sq"),
+                    opt_.amsgrad ? state(i, "max_exp_avg_sq") : Tensor(), step);
   }
 }
 

@@ -1,0 +1,40 @@
+#include "autograd/ops/fused.h"
+
+#include "autograd/function.h"
+#include "core/fused.h"
+
+namespace moegrad {
+
+namespace {
+
+struct GegluOp {
+  Tensor forward(OpContext& ctx, const Tensor& x) {
+    auto [out, cdf] = core::geglu(x);
+    ctx.save_all(core::contiguous(x), cdf);  // Phi(gate) spares backward a second erf
+    return out;
+  }
+  TensorList backward(const OpContext& ctx, const Tensor& g) {
+    return {core::geglu_backward(ctx.saved(0), ctx.saved(1), g)};
+  }
+};
+
+struct RmsNormalizeOp {
+  double eps = 0, scale = 1;
+  Tensor forward(OpContext& ctx, const Tensor& x, double e, double s) {
+    eps = e;
+    scale = s;
+    auto [out, inv] = core::rms_norm(x, e, s);
+    ctx.save_all(core::contiguous(x), inv);
+    return out;
+  }
+  TensorList backward(const OpContext& ctx, const Tensor& g) {
+    return {core::rms_norm_backward(ctx.saved(0), ctx.saved(1), eps, scale, g)};
+  }
+};
+
+}  // namespace
+
+Tensor geglu(const Tensor& x) { return apply<GegluOp>(x); }
+Tensor rms_normalize(const Tensor& x, double eps, double scale) { return apply<RmsNormalizeOp>(x, eps, scale); }
+
+}  // namespace moegrad

@@ -1,0 +1,12 @@
+#pragma once
+// Differentiable fused ops: one kernel forward, one backward, same values as the composites.
+#include "core/tensor.h"
+
+namespace moegrad {
+
+// x (..., 2h) = [value | gate] -> gelu(gate) * value (..., h): exact (erf) gelu.
+Tensor geglu(const Tensor& x);
+// x * scale / max(||x||_2, eps) over the last dim (F.normalize(x, dim=-1) * scale).
+Tensor rms_normalize(const Tensor& x, double eps, double scale);
+
+}  // namespace moegrad

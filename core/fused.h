@@ -1,0 +1,20 @@
+#pragma once
+// Front-ends of the backend's fused kernels: shape checks, contiguity, allocation.
+#include <utility>
+
+#include "core/backend.h"
+#include "core/tensor.h"
+
+namespace moegrad::core {
+
+// x (..., 2h) = [value | gate] -> (gelu(gate) * value, Phi(gate)), both (..., h).
+std::pair<Tensor, Tensor> geglu(const Tensor& x);
+Tensor geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out);
+// x * scale / max(||x||, eps) over the last dim, and 1 / max(||x||, eps) per row (..., 1).
+std::pair<Tensor, Tensor> rms_norm(const Tensor& x, double eps, double scale);
+Tensor rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, double scale, const Tensor& grad_out);
+// In place on contiguous tensors of one dtype and shape; max_exp_avg_sq only with amsgrad.
+void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, const AdamStep& step);
+
+}  // namespace moegrad::core
