@@ -163,4 +163,49 @@ json run_bench(const BenchOptions& o) {
           {"fraction_of_bound", (useful / sgemm) / med}};
 }
 
+json run_layer_bench(const BenchOptions& o) {
+  if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
+    throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
+  set_num_threads(o.threads);
+  Generator gen(o.seed);
+  moe::MoEOptions mo;
+  mo.dim = o.dim;
+  mo.num_experts = o.experts;
+  mo.gating_top_n = 2;
+  mo.capacity_factor_train = 1.25;
+  mo.dispatch = o.dispatch;
+  moe::MoE layer(mo, gen);
+  Tensor x = requires_grad_(randn({o.batch, o.seq, o.dim}, gen));
+  Tensor c = randn({o.batch, o.seq, o.dim}, gen);
+  moe::GatingCall call;
+  call.gen = &gen;
+  auto run = [&] {
+    layer.zero_grad();
+    zero_grad(x);
+    moe::MoEOutput out = layer.forward(x, call);
+    backward(sum(out.outputs * c) + out.total_aux_loss);
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) run();
+  std::vector<double> times;
+  for (int64_t i = 0; i < o.steps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    run();
+    times.push_back(seconds_since(t0));
+  }
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](double s) { return std::round(s * 1e6) / 1e3; };
+  return {{"bench", "moegrad_moe_layer_fwd_bwd"},
+          {"b", o.batch},
+          {"n", o.seq},
+          {"d", o.dim},
+          {"E", o.experts},
+          {"threads", o.threads},
+          {"dispatch", moe::dispatch_name(o.dispatch)},
+          {"ms", {{"median", ms(median(times))},
+                  {"min", ms(*std::min_element(times.begin(), times.end()))},
+                  {"max", ms(*std::max_element(times.begin(), times.end()))}}},
+          {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0}};
+}
+
 }  // namespace moegrad::train

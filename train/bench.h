@@ -14,6 +14,9 @@ struct BenchOptions {
   int64_t warmup = 3;
   moe::Dispatch dispatch = moe::Dispatch::indexed;
   uint64_t seed = 0;
+  // Time one MoE layer's forward + backward only (x requires grad, loss = sum(out * c) +
+  // total_aux_loss, no optimizer): the dispatch-scaling measurement of bench/README.md.
+  bool layer_only = false;
 };
 
 // Sizes of the yardstick: S, M, L.
@@ -22,5 +25,6 @@ BenchOptions bench_size(const std::string& size);
 // One JSON object: step time (median, min, max), tokens/s, peak RSS, the split of the step,
 // the sgemm rate measured in this process and the step's useful-FLOP bound at that rate.
 nlohmann::json run_bench(const BenchOptions& opt);
+nlohmann::json run_layer_bench(const BenchOptions& opt);
 
 }  // namespace moegrad::train

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--warmup", bopt.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   bench_cmd->add_option("--dispatch", bench_dispatch, "indexed (default) or dense")
       ->check(CLI::IsMember({"indexed", "dense"}));
+  bench_cmd->add_flag("--layer", bopt.layer_only, "time one MoE layer's forward + backward only (scaling sweep)");
 
   try {
     app.parse(argc, argv);
@@ -158,7 +159,8 @@ int main(int argc, char** argv) {
       if (bench_n) o.seq = bench_n;
       if (bench_d) o.dim = bench_d;
       if (bench_e) o.experts = bench_e;
-      std::cout << train::run_bench(o).dump() << std::endl;
+      o.layer_only = bopt.layer_only;
+      std::cout << (o.layer_only ? train::run_layer_bench(o) : train::run_bench(o)).dump() << std::endl;
       return 0;
     }
     if (*sample_cmd) {

@@ -1,6 +1,10 @@
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <mutex>
 #include <new>
+#include <unordered_map>
+#include <vector>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/strided_loop.h"
@@ -14,16 +18,65 @@ Backend& cpu_backend() {
 
 namespace cpu {
 
+namespace {
+
+// Freed blocks are kept by exact (rounded) size and handed out again: a training step
+// allocates the same shapes every time, and reusing them saves the page faults and
+// zeroing that fresh large allocations cost. Bounded, so a changing workload cannot
+// hoard memory.
+class BlockCache {
+ public:
+  static constexpr size_t kMaxCached = size_t{512} << 20;
+
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.find(bytes);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= bytes;
+    return p;
+  }
+  bool give(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cached_ + bytes > kMaxCached) return false;
+    free_[bytes].push_back(p);
+    cached_ += bytes;
+    return true;
+  }
+  ~BlockCache() {
+    for (auto& [bytes, list] : free_)
+      for (void* p : list) std::free(p);
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+BlockCache& block_cache() {
+  static BlockCache cache;
+  return cache;
+}
+
+// 64-byte alignment suits AVX-512 loads and OpenBLAS; aligned_alloc needs a multiple.
+size_t rounded(size_t nbytes) { return std::max<size_t>(64, (nbytes + 63) / 64 * 64); }
+
+}  // namespace
+
 void* CpuBackend::allocate(size_t nbytes) {
-  // 64-byte alignment suits AVX-512 loads and OpenBLAS; aligned_alloc needs a multiple.
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
+  const size_t bytes = rounded(nbytes);
+  if (void* p = block_cache().take(bytes)) return p;
+  void* p = std::aligned_alloc(64, bytes);
   if (!p) throw std::bad_alloc();
   return p;
 }
 
-void CpuBackend::deallocate(void* ptr, size_t) noexcept { std::free(ptr); }
+void CpuBackend::deallocate(void* ptr, size_t nbytes) noexcept {
+  if (!ptr) return;
+  if (!block_cache().give(ptr, rounded(nbytes))) std::free(ptr);
+}
 
 void CpuBackend::copy_from_host(void* dst, const void* host_src, size_t nbytes) {
   if (nbytes) std::memcpy(dst, host_src, nbytes);
