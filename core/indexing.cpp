@@ -13,7 +13,11 @@ void check_index(const Tensor& index, int64_t bound, const char* op, const Shape
                  int64_t axis) {
   MOEGRAD_CHECK(index.dtype() == DType::i64, op, ": index must be int64, got ", index.dtype());
   if (index.numel() == 0) return;
-  int64_t lo = amin(index).item<int64_t>(), hi = amax(index).item<int64_t>();
+  // A broadcast (stride-0) dim repeats the same indices: check one copy of them.
+  Tensor distinct = index;
+  for (int64_t d = 0; d < index.dim(); ++d)
+    if (index.strides()[d] == 0) distinct = narrow(distinct, d, 0, 1);
+  int64_t lo = amin(distinct).item<int64_t>(), hi = amax(distinct).item<int64_t>();
   MOEGRAD_CHECK(lo >= 0 && hi < bound, op, ": index ", lo < 0 ? lo : hi,
                 " is out of range [0, ", bound, ") for dim ", axis, " of shape ", x_shape);
 }

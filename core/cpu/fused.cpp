@@ -116,23 +116,27 @@ void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor
     const T b2 = static_cast<T>(s.beta2), c2 = static_cast<T>(1.0 - s.beta2);
     const T bc2_sqrt = static_cast<T>(std::sqrt(s.bias_correction2)), eps = static_cast<T>(s.eps);
     const T step_size = static_cast<T>(s.lr / s.bias_correction1);
+    // Branches hoisted out of the loops, so each loop vectorises.
+    const bool decay_param = s.weight_decay != 0.0 && s.decoupled;
+    const bool decay_grad = s.weight_decay != 0.0 && !s.decoupled;
     parallel_for(param.numel(), 32768, [&](int64_t i0, int64_t i1) {
+      T* __restrict__ pp = p;
+      T* __restrict__ mm = m;
+      T* __restrict__ vv = v;
+      const T* __restrict__ gg = g;
+      if (decay_param)
+        for (int64_t i = i0; i < i1; ++i) pp[i] = pp[i] * decay;
       for (int64_t i = i0; i < i1; ++i) {
-        T gi = g[i];
-        if (s.weight_decay != 0.0) {
-          if (s.decoupled) p[i] = p[i] * decay;
-          else gi = gi + p[i] * wd;
-        }
-        m[i] = m[i] * b1 + gi * c1;
-        v[i] = v[i] * b2 + gi * gi * c2;
-        T second = v[i];
-        if (vmax) {
-          vmax[i] = std::max(vmax[i], v[i]);
-          second = vmax[i];
-        }
-        const T denom = std::sqrt(second) / bc2_sqrt + eps;
-        p[i] = p[i] - m[i] / denom * step_size;
+        const T gi = decay_grad ? gg[i] + pp[i] * wd : gg[i];
+        mm[i] = mm[i] * b1 + gi * c1;
+        vv[i] = vv[i] * b2 + gi * gi * c2;
       }
+      const T* second = vv;
+      if (vmax) {
+        for (int64_t i = i0; i < i1; ++i) vmax[i] = std::max(vmax[i], vv[i]);
+        second = vmax;
+      }
+      for (int64_t i = i0; i < i1; ++i) pp[i] = pp[i] - mm[i] / (std::sqrt(second[i]) / bc2_sqrt + eps) * step_size;
     });
   });
 }
