@@ -1,6 +1,7 @@
 #pragma once
 // Everything a user of the differentiable API needs: tensors, creation, random draws,
 // differentiable ops in moegrad::, gradients, the custom-op API and gradcheck.
+#include "autograd/anomaly_mode.h"
 #include "autograd/function.h"
 #include "autograd/gradcheck.h"
 #include "autograd/grad_mode.h"

@@ -3,6 +3,7 @@
 // that deep graphs (long unrolled loops) cannot overflow the call stack.
 #include <unordered_map>
 
+#include "autograd/anomaly_mode.h"
 #include "autograd/autograd_meta.h"
 #include "autograd/tensor_grad.h"
 #include "core/core.h"
@@ -131,7 +132,18 @@ void backward(const Tensor& root, const Tensor& grad_root) {
           }
         }
       }
-      input_grads = node->apply(grads);
+      const bool anomaly = AnomalyMode::is_enabled();
+      {
+        // The ops a backward formula is written with are checked as one: the node's name
+        // is what the user can act on, not the DivOp inside SqrtOp's backward.
+        AnomalyMode::set_enabled(false);
+        struct Restore {
+          bool on;
+          ~Restore() { AnomalyMode::set_enabled(on); }
+        } restore{anomaly};
+        input_grads = node->apply(grads);
+      }
+      if (anomaly) check_anomaly("the backward of " + node->name(), grads, input_grads, "gradient of input");
       MOEGRAD_CHECK(input_grads.size() == node->next_edges.size() || node->next_edges.empty(),
                     "backward of ", node->name(), ": returned ", input_grads.size(),
                     " gradients for ", node->next_edges.size(), " inputs");

@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "autograd/anomaly_mode.h"
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -75,6 +76,12 @@ void attach_output(const std::shared_ptr<Node>& node, Tensor& out, uint32_t nr,
                    const TensorList& inputs);
 
 template <typename Op, typename Result>
+void check_forward(const TensorList& inputs, const Result& out) {
+  if constexpr (std::is_same_v<Result, Tensor>) check_anomaly("the forward of " + demangle(typeid(Op).name()), inputs, {out}, "output");
+  else check_anomaly("the forward of " + demangle(typeid(Op).name()), inputs, out, "output");
+}
+
+template <typename Op, typename Result>
 class FunctionNode final : public Node {
  public:
   TensorList apply(const TensorList& grads) override {
@@ -101,7 +108,9 @@ auto apply(Args&&... args) {
     Op op{};
     OpContext ctx;
     NoGradGuard guard;
-    return op.forward(ctx, args...);
+    Result out = op.forward(ctx, args...);
+    if (AnomalyMode::is_enabled()) detail::check_forward<Op>(inputs, out);
+    return out;
   }
   auto node = std::make_shared<detail::FunctionNode<Op, Result>>();
   for (const Tensor& t : inputs) node->ctx.needs_.push_back(t.defined() && requires_grad(t));
@@ -110,6 +119,7 @@ auto apply(Args&&... args) {
     NoGradGuard guard;
     out = node->op.forward(node->ctx, args...);
   }
+  if (AnomalyMode::is_enabled()) detail::check_forward<Op>(inputs, out);
   detail::connect_inputs(*node, inputs);
   if constexpr (std::is_same_v<Result, Tensor>) {
     detail::attach_output(node, out, 0, inputs);

@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
+#include <variant>
 #include <sstream>
 
 #include "autograd/autograd.h"
@@ -150,8 +152,8 @@ struct Fixture {
   }
 };
 
-Fixture load_fixture(const std::string& path) {
-  nn::SafetensorsContents f = nn::load_safetensors(path);
+Fixture parse_fixture(std::string_view bytes, const std::string& path) {
+  nn::SafetensorsContents f = nn::parse_safetensors(bytes, path);
   Fixture fx{path, f.tensors, "", {}, {}};
   auto meta = [&](const std::string& key) -> const std::string& {
     auto it = f.metadata.find(key);
@@ -169,6 +171,159 @@ Fixture load_fixture(const std::string& path) {
   fx.config = parse("config");
   fx.call = f.metadata.count("call") ? parse("call") : json::object();
   return fx;
+}
+
+// Fixtures are small; a config asking for more than this is malformed, not ambitious.
+constexpr int64_t kMaxFixtureWidth = 1 << 16;
+
+void check_width(int64_t v, const std::string& key) {
+  if (v > kMaxFixtureWidth) throw ConfigError(key, str_cat("must be at most ", kMaxFixtureWidth, " in a fixture, got ", v));
+}
+
+struct TrajectoryPlan {
+  moe::SparseMoEBlockOptions block;
+  int64_t head_in = 0, head_out = 0;
+  bool head_bias = true;
+  nn::AdamOptions adam;
+  int64_t steps = 0;
+};
+
+// What a fixture asks for: its module's options, parsed and validated, and the call.
+struct FixturePlan {
+  std::variant<int64_t, moe::ExpertOptions, moe::MoERouterOptions, moe::CoorDescentTopkOptions,
+               moe::TopNGatingOptions, moe::MoEOptions, moe::SparseMoEBlockOptions, TrajectoryPlan>
+      options;
+  bool training = true;
+  bool noise_gates = false;
+  double noise_mult = 1.0;
+};
+
+FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
+  Config cfg(fx.config, "config.");
+  Config call(fx.call, "call.");
+  FixturePlan plan;
+  plan.training = call.get<bool>("training", true);
+  const std::string& m = fx.module;
+  if (m == "RMSNorm") {
+    const int64_t dim = cfg.get<int64_t>("dim", 0);
+    if (dim < 1) throw ConfigError("config.dim", str_cat("must be >= 1, got ", dim));
+    check_width(dim, "config.dim");
+    plan.options = dim;
+  } else if (m == "Expert") {
+    moe::ExpertOptions o;
+    o.dim = cfg.get<int64_t>("dim", 0);
+    o.hidden_mult = cfg.get<double>("hidden_mult", 4.0);
+    o.mult_bias = cfg.get<bool>("mult_bias", true);
+    o.prenorm = cfg.get<bool>("prenorm", false);
+    o.validate();
+    check_width(o.hidden(), "config.hidden_mult");
+    check_width(o.dim, "config.dim");
+    plan.options = o;
+  } else if (m == "MoERouter") {
+    moe::MoERouterOptions o;
+    o.dim = cfg.get<int64_t>("dim", 0);
+    o.num_experts = cfg.get<int64_t>("num_experts", 0);
+    if (cfg.has("hidden_layers")) {
+      const json& h = cfg.raw("hidden_layers");
+      if (h.is_array()) {
+        std::vector<int64_t> widths;
+        for (const json& w : h) widths.push_back(Config::as<int64_t>(w, "config.hidden_layers"));
+        o.hidden_layers = widths;
+      } else {
+        o.hidden_layers = Config::as<int64_t>(h, "config.hidden_layers");
+      }
+    } else {
+      cfg.raw("hidden_layers");  // present as null
+    }
+    o.mechanism = moe::parse_router_mechanism(cfg.get<std::string>("mechanism", "softmax"));
+    o.validate();
+    check_width(o.dim, "config.dim");
+    check_width(o.num_experts, "config.num_experts");
+    if (auto* w = std::get_if<std::vector<int64_t>>(&o.hidden_layers))
+      for (int64_t v : *w) check_width(v, "config.hidden_layers");
+    if (auto* count = std::get_if<int64_t>(&o.hidden_layers)) check_width(*count, "config.hidden_layers");
+    plan.options = o;
+  } else if (m == "CoorDescentTopk") {
+    moe::CoorDescentTopkOptions o;
+    o.k = cfg.get<int64_t>("k", 1);
+    o.coor_descent_k_ratio = cfg.get<double>("coor_descent_k_ratio", o.coor_descent_k_ratio);
+    o.descent.n_iters = cfg.get<int64_t>("n_iters", o.descent.n_iters);
+    o.descent.eps = cfg.get<double>("eps", o.descent.eps);
+    if (cfg.has("eps_init")) o.descent.eps_init = cfg.get<double>("eps_init", 0.0);
+    else cfg.get<double>("eps_init", 0.0);
+    o.descent.eps_decay = cfg.get<double>("eps_decay", o.descent.eps_decay);
+    o.fused = cfg.get<bool>("fused", false);
+    o.non_differentiable = cfg.get<bool>("non_differentiable", false);
+    o.validate();
+    check_width(o.descent.n_iters, "config.n_iters");
+    plan.options = o;
+  } else if (m == "TopNGating") {
+    moe::TopNGatingOptions o = gating_options(cfg);
+    o.validate();
+    check_width(o.dim, "config.dim");
+    check_width(o.num_gates, "config.num_gates");
+    plan.options = o;
+  } else if (m == "MoE") {
+    moe::MoEOptions o = moe_options(cfg, dispatch);
+    o.validate();
+    check_width(o.dim, "config.dim");
+    check_width(o.num_experts, "config.num_experts");
+    plan.options = o;
+  } else if (m == "SparseMoEBlock") {
+    moe::SparseMoEBlockOptions o = block_options(cfg, dispatch);
+    o.validate();
+    check_width(o.moe.dim, "config.moe.dim");
+    check_width(o.moe.num_experts, "config.moe.num_experts");
+    plan.options = o;
+  } else if (m == "TrainTrajectory") {
+    TrajectoryPlan t;
+    Config block_cfg = cfg.child("block");
+    Config head_cfg = cfg.child("head");
+    Config opt_cfg = cfg.child("optimizer");
+    t.steps = cfg.get<int64_t>("steps", 0);
+    if (t.steps < 0 || t.steps > 10000) throw ConfigError("config.steps", str_cat("must be in [0, 10000], got ", t.steps));
+    cfg.get<std::string>("loss", "");           // descriptive text
+    cfg.get<std::string>("loss_recorded", "");  // descriptive text
+    cfg.get<std::string>("model", "");          // descriptive text
+    t.block = block_options(block_cfg, dispatch);
+    t.block.validate();
+    check_width(t.block.moe.dim, "config.block.moe.dim");
+    check_width(t.block.moe.num_experts, "config.block.moe.num_experts");
+    t.head_in = head_cfg.get<int64_t>("in_features", 0);
+    t.head_out = head_cfg.get<int64_t>("out_features", 0);
+    t.head_bias = head_cfg.get<bool>("bias", true);
+    head_cfg.no_unknown_keys();
+    if (t.head_in != t.block.moe.dim || t.head_out < 1)
+      throw ConfigError("config.head", str_cat("in_features must equal the block's dim ", t.block.moe.dim,
+                                               " and out_features be >= 1"));
+    check_width(t.head_out, "config.head.out_features");
+    if (opt_cfg.get<std::string>("name", "AdamW") != "AdamW")
+      throw ConfigError("config.optimizer.name", "only AdamW trajectories are supported");
+    t.adam.lr = opt_cfg.get<double>("lr", 1e-3);
+    const json& betas = opt_cfg.raw("betas");
+    if (!betas.is_array() || betas.size() != 2) throw ConfigError("config.optimizer.betas", "expected two numbers");
+    t.adam.beta1 = Config::as<double>(betas[0], "config.optimizer.betas[0]");
+    t.adam.beta2 = Config::as<double>(betas[1], "config.optimizer.betas[1]");
+    t.adam.eps = opt_cfg.get<double>("eps", 1e-8);
+    t.adam.weight_decay = opt_cfg.get<double>("weight_decay", 1e-2);
+    t.adam.amsgrad = opt_cfg.get<bool>("amsgrad", false);
+    if (opt_cfg.get<bool>("maximize", false)) throw ConfigError("config.optimizer.maximize", "must be false");
+    opt_cfg.no_unknown_keys();
+    Tensor probe = zeros({1}, DType::f64, cpu_backend());
+    nn::AdamW check(nn::NamedTensors{{"p", requires_grad_(probe)}}, t.adam);  // validates the hyperparameters
+    plan.options = t;
+  } else {
+    throw Error(fx.path + ": unknown module '" + fx.module +
+                "' (known: RMSNorm, Expert, MoERouter, CoorDescentTopk, TopNGating, MoE, SparseMoEBlock, "
+                "TrainTrajectory)");
+  }
+  cfg.no_unknown_keys();
+  if (m == "TopNGating" || m == "MoE" || m == "SparseMoEBlock" || m == "TrainTrajectory") {
+    plan.noise_gates = call.get<bool>("noise_gates", false);
+    plan.noise_mult = call.get<double>("noise_mult", 1.0);
+  }
+  call.no_unknown_keys();
+  return plan;
 }
 
 // What a module run produced: named outputs (as in the file) and the tensors whose
@@ -193,15 +348,6 @@ void add_params(RunResult& r, nn::Module& m) {
   for (auto& [name, p] : m.named_parameters()) r.grad_targets["param/" + name] = p;
 }
 
-moe::GatingCall gating_call(const Fixture& fx, Config& call, DType dtype) {
-  moe::GatingCall c;
-  c.noise_gates = call.get<bool>("noise_gates", false);
-  c.noise_mult = call.get<double>("noise_mult", 1.0);
-  c.route_uniforms = input(fx, "route_uniforms", dtype);
-  c.gate_noise = input(fx, "gate_noise", dtype);
-  return c;
-}
-
 void put_moe_outputs(RunResult& r, const moe::MoEOutput& out) {
   r.outputs["outputs"] = out.outputs;
   r.outputs["total_aux_loss"] = out.total_aux_loss;
@@ -209,166 +355,93 @@ void put_moe_outputs(RunResult& r, const moe::MoEOutput& out) {
   r.outputs["router_z_loss"] = out.router_z_loss;
 }
 
-RunResult run_module(const Fixture& fx, const ParityOptions& opt) {
+RunResult run_module(const Fixture& fx, const FixturePlan& plan, const ParityOptions& opt) {
   Generator gen(0);  // initial values are replaced by the fixture's
   const DType dt = opt.dtype;
-  Config cfg(fx.config, "config.");
-  Config call(fx.call, "call.");
-  const bool training = call.get<bool>("training", true);
   RunResult r;
   Tensor x = requires_grad_(input(fx, "x", dt));
-  if (!x.defined() && fx.module != "TrainTrajectory") throw Error(fx.path + ": missing tensor 'input/x'");
+  if (!x.defined()) throw Error(fx.path + ": missing tensor 'input/x'");
   r.grad_targets["input/x"] = x;
-
-  auto finish = [&](nn::Module& m) {
+  moe::GatingCall call;
+  call.noise_gates = plan.noise_gates;
+  call.noise_mult = plan.noise_mult;
+  call.route_uniforms = input(fx, "route_uniforms", dt);
+  call.gate_noise = input(fx, "gate_noise", dt);
+  auto prepare = [&](nn::Module& m) {
+    load_params(m, fx, dt);
+    m.train(plan.training);
     add_params(r, m);
-    call.no_unknown_keys();
   };
-  if (fx.module == "RMSNorm") {
-    nn::RMSNorm m(cfg.get<int64_t>("dim", 0), dt);
-    cfg.no_unknown_keys();
-    load_params(m, fx, dt);
-    m.train(training);
-    r.outputs["out"] = m.forward(x);
-    finish(m);
-  } else if (fx.module == "Expert") {
-    moe::ExpertOptions o;
-    o.dim = cfg.get<int64_t>("dim", 0);
-    o.hidden_mult = cfg.get<double>("hidden_mult", 4.0);
-    o.mult_bias = cfg.get<bool>("mult_bias", true);
-    o.prenorm = cfg.get<bool>("prenorm", false);
-    cfg.no_unknown_keys();
-    moe::Expert m(o, gen, dt);
-    load_params(m, fx, dt);
-    m.train(training);
-    r.outputs["out"] = m.forward(x);
-    finish(m);
-  } else if (fx.module == "MoERouter") {
-    moe::MoERouterOptions o;
-    o.dim = cfg.get<int64_t>("dim", 0);
-    o.num_experts = cfg.get<int64_t>("num_experts", 0);
-    if (cfg.has("hidden_layers")) {
-      const json& h = cfg.raw("hidden_layers");
-      if (h.is_array()) {
-        std::vector<int64_t> widths;
-        for (const json& w : h) widths.push_back(Config::as<int64_t>(w, "config.hidden_layers"));
-        o.hidden_layers = widths;
-      } else {
-        o.hidden_layers = Config::as<int64_t>(h, "config.hidden_layers");
-      }
-    } else {
-      cfg.raw("hidden_layers");  // present as null
-    }
-    o.mechanism = moe::parse_router_mechanism(cfg.get<std::string>("mechanism", "softmax"));
-    cfg.no_unknown_keys();
-    moe::MoERouter m(o, gen, dt);
-    load_params(m, fx, dt);
-    m.train(training);
-    r.outputs["out"] = m.forward(x, input(fx, "gumbel_noise", dt));
-    finish(m);
-  } else if (fx.module == "CoorDescentTopk") {
-    moe::CoorDescentTopkOptions o;
-    o.k = cfg.get<int64_t>("k", 1);
-    o.coor_descent_k_ratio = cfg.get<double>("coor_descent_k_ratio", o.coor_descent_k_ratio);
-    o.descent.n_iters = cfg.get<int64_t>("n_iters", o.descent.n_iters);
-    o.descent.eps = cfg.get<double>("eps", o.descent.eps);
-    if (cfg.has("eps_init")) o.descent.eps_init = cfg.get<double>("eps_init", 0.0);
-    else cfg.get<double>("eps_init", 0.0);
-    o.descent.eps_decay = cfg.get<double>("eps_decay", o.descent.eps_decay);
-    o.fused = cfg.get<bool>("fused", false);
-    o.non_differentiable = cfg.get<bool>("non_differentiable", false);
-    cfg.no_unknown_keys();
-    moe::CoorDescentTopkResult t = moe::coor_descent_topk(x, o);
-    r.outputs["values"] = t.values;
-    r.outputs["indices"] = t.indices;
-    if (t.coor_descent_values.defined()) r.outputs["coor_descent_values"] = t.coor_descent_values;
-    if (t.gates.defined()) r.outputs["gates"] = t.gates;
-    call.no_unknown_keys();
-  } else if (fx.module == "TopNGating") {
-    moe::TopNGating m(gating_options(cfg), gen, dt);
-    load_params(m, fx, dt);
-    m.train(training);
-    moe::GatingOutput out = m.forward(x, gating_call(fx, call, dt));
-    r.outputs["dispatch_tensor"] = out.dispatch_tensor;
-    r.outputs["combine_tensor"] = out.combine_tensor;
-    r.outputs["balance_loss"] = out.balance_loss;
-    r.outputs["router_z_loss"] = out.router_z_loss;
-    finish(m);
-  } else if (fx.module == "MoE") {
-    moe::MoE m(moe_options(cfg, opt.dispatch), gen, dt);
-    load_params(m, fx, dt);
-    m.train(training);
-    put_moe_outputs(r, m.forward(x, gating_call(fx, call, dt)));
-    finish(m);
-  } else if (fx.module == "SparseMoEBlock") {
-    moe::SparseMoEBlock m(block_options(cfg, opt.dispatch), gen, dt);
-    load_params(m, fx, dt);
-    m.train(training);
-    put_moe_outputs(r, m.forward(x, gating_call(fx, call, dt)));
-    finish(m);
-  } else {
-    throw Error(fx.path + ": unknown module '" + fx.module +
-                "' (known: RMSNorm, Expert, MoERouter, CoorDescentTopk, TopNGating, MoE, SparseMoEBlock, "
-                "TrainTrajectory)");
-  }
+  std::visit(
+      [&](const auto& o) {
+        using O = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<O, int64_t>) {
+          nn::RMSNorm m(o, dt);
+          prepare(m);
+          r.outputs["out"] = m.forward(x);
+        } else if constexpr (std::is_same_v<O, moe::ExpertOptions>) {
+          moe::Expert m(o, gen, dt);
+          prepare(m);
+          r.outputs["out"] = m.forward(x);
+        } else if constexpr (std::is_same_v<O, moe::MoERouterOptions>) {
+          moe::MoERouter m(o, gen, dt);
+          prepare(m);
+          r.outputs["out"] = m.forward(x, input(fx, "gumbel_noise", dt));
+        } else if constexpr (std::is_same_v<O, moe::CoorDescentTopkOptions>) {
+          moe::CoorDescentTopkResult t = moe::coor_descent_topk(x, o);
+          r.outputs["values"] = t.values;
+          r.outputs["indices"] = t.indices;
+          if (t.coor_descent_values.defined()) r.outputs["coor_descent_values"] = t.coor_descent_values;
+          if (t.gates.defined()) r.outputs["gates"] = t.gates;
+        } else if constexpr (std::is_same_v<O, moe::TopNGatingOptions>) {
+          moe::TopNGating m(o, gen, dt);
+          prepare(m);
+          moe::GatingOutput out = m.forward(x, call);
+          r.outputs["dispatch_tensor"] = out.dispatch_tensor;
+          r.outputs["combine_tensor"] = out.combine_tensor;
+          r.outputs["balance_loss"] = out.balance_loss;
+          r.outputs["router_z_loss"] = out.router_z_loss;
+        } else if constexpr (std::is_same_v<O, moe::MoEOptions>) {
+          moe::MoE m(o, gen, dt);
+          prepare(m);
+          put_moe_outputs(r, m.forward(x, call));
+        } else if constexpr (std::is_same_v<O, moe::SparseMoEBlockOptions>) {
+          moe::SparseMoEBlock m(o, gen, dt);
+          prepare(m);
+          put_moe_outputs(r, m.forward(x, call));
+        } else {
+          throw Error(fx.path + ": not a single-module fixture");
+        }
+      },
+      plan.options);
   return r;
 }
 
 // TrainTrajectory: a short AdamW run of head(block(x)) on MSE; compares per-step losses
 // and final parameters.
-std::map<std::string, Tensor> run_trajectory(const Fixture& fx, const ParityOptions& opt) {
+std::map<std::string, Tensor> run_trajectory(const Fixture& fx, const FixturePlan& plan, const ParityOptions& opt) {
+  const TrajectoryPlan& t = std::get<TrajectoryPlan>(plan.options);
   Generator gen(0);
   const DType dt = opt.dtype;
-  Config cfg(fx.config, "config.");
-  Config call(fx.call, "call.");
-  Config block_cfg = cfg.child("block");
-  Config head_cfg = cfg.child("head");
-  Config opt_cfg = cfg.child("optimizer");
-  const int64_t steps = cfg.get<int64_t>("steps", 0);
-  cfg.get<std::string>("loss", "");           // descriptive text
-  cfg.get<std::string>("loss_recorded", "");  // descriptive text
-  cfg.get<std::string>("model", "");          // descriptive text
-  cfg.no_unknown_keys();
-
   class Model : public nn::Module {
    public:
     std::string type_name() const override { return "TrainTrajectory"; }
     using nn::Module::register_module;
   } model;
-  auto block = model.register_module("block", std::make_shared<moe::SparseMoEBlock>(
-                                                  block_options(block_cfg, opt.dispatch), gen, dt));
-  auto head = model.register_module(
-      "head", std::make_shared<nn::Linear>(head_cfg.get<int64_t>("in_features", 0),
-                                           head_cfg.get<int64_t>("out_features", 0),
-                                           head_cfg.get<bool>("bias", true), gen, dt));
-  head_cfg.no_unknown_keys();
-  if (opt_cfg.get<std::string>("name", "AdamW") != "AdamW")
-    throw ConfigError("config.optimizer.name", "only AdamW trajectories are supported");
-  nn::AdamOptions ao;
-  ao.lr = opt_cfg.get<double>("lr", 1e-3);
-  const json& betas = opt_cfg.raw("betas");
-  if (!betas.is_array() || betas.size() != 2) throw ConfigError("config.optimizer.betas", "expected two numbers");
-  ao.beta1 = Config::as<double>(betas[0], "config.optimizer.betas[0]");
-  ao.beta2 = Config::as<double>(betas[1], "config.optimizer.betas[1]");
-  ao.eps = opt_cfg.get<double>("eps", 1e-8);
-  ao.weight_decay = opt_cfg.get<double>("weight_decay", 1e-2);
-  ao.amsgrad = opt_cfg.get<bool>("amsgrad", false);
-  if (opt_cfg.get<bool>("maximize", false)) throw ConfigError("config.optimizer.maximize", "must be false");
-  opt_cfg.no_unknown_keys();
-
+  auto block = model.register_module("block", std::make_shared<moe::SparseMoEBlock>(t.block, gen, dt));
+  auto head = model.register_module("head", std::make_shared<nn::Linear>(t.head_in, t.head_out, t.head_bias, gen, dt));
   model.to(dt);
   model.load_state_dict(fx.with_prefix("param/"), /*strict=*/true);
-  model.train(call.get<bool>("training", true));
+  model.train(plan.training);
   moe::GatingCall gc;
-  gc.noise_gates = call.get<bool>("noise_gates", false);
-  gc.noise_mult = call.get<double>("noise_mult", 1.0);
-  call.no_unknown_keys();
+  gc.noise_gates = plan.noise_gates;
+  gc.noise_mult = plan.noise_mult;
   MOEGRAD_CHECK(!gc.noise_gates, fx.path, ": noisy trajectories need gate noise per step, which the format lacks");
-  nn::AdamW optimizer(model.named_parameters(), ao);
+  nn::AdamW optimizer(model.named_parameters(), t.adam);
   Tensor x = input(fx, "x", dt), target = input(fx, "target", dt);
   if (!x.defined() || !target.defined()) throw Error(fx.path + ": needs input/x and input/target");
   std::vector<double> losses;
-  for (int64_t k = 0; k < steps; ++k) {
+  for (int64_t k = 0; k < t.steps; ++k) {
     optimizer.zero_grad();
     gc.route_uniforms = input(fx, str_cat("route_uniforms_step", k), dt);
     if (!gc.route_uniforms.defined()) throw Error(str_cat(fx.path, ": missing input/route_uniforms_step", k));
@@ -410,19 +483,25 @@ TensorComparison compare(const std::string& name, const Tensor& got, const Tenso
 
 }  // namespace
 
+void check_parity_fixture(std::string_view bytes, const std::string& source) {
+  Fixture fx = parse_fixture(bytes, source);
+  plan_fixture(fx, moe::Dispatch::indexed);
+}
+
 ParityResult run_parity_fixture(const std::string& path, const ParityOptions& opt) {
   ParityResult res;
   res.path = path;
   try {
-    Fixture fx = load_fixture(path);
+    Fixture fx = parse_fixture(nn::read_file(path), path);
     res.module = fx.module;
+    FixturePlan plan = plan_fixture(fx, opt.dispatch);
     if (fx.module == "TrainTrajectory") {
-      for (auto& [name, got] : run_trajectory(fx, opt)) {
+      for (auto& [name, got] : run_trajectory(fx, plan, opt)) {
         Tensor want = fx.need(name);
         res.comparisons.push_back(compare(name, got, want, opt.dtype));
       }
     } else {
-      RunResult run = run_module(fx, opt);
+      RunResult run = run_module(fx, plan, opt);
       // L = sum over outputs with a cotangent of sum(o * cotangent).
       Tensor loss;
       for (auto& [name, out] : run.outputs) {

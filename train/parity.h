@@ -4,6 +4,7 @@
 // L = sum_o sum(o * cotangent_o), and compares outputs and gradients within the
 // tolerances of the format (float64: 1e-7 + 1e-6 |b|; float32: 1e-4 + 1e-3 |b|).
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -32,6 +33,10 @@ struct ParityResult {
 };
 
 ParityResult run_parity_fixture(const std::string& path, const ParityOptions& opt);
+// Reads and validates a fixture without running it: the format, the metadata, the module
+// name, and every config and call argument. Throws moegrad::Error (ConfigError for a bad
+// argument) naming `source` or the key.
+void check_parity_fixture(std::string_view bytes, const std::string& source);
 // One line: PASS/FAIL, the file, and the worst error per tensor.
 std::string format_parity_line(const ParityResult& r, const ParityOptions& opt);
 
