@@ -84,6 +84,10 @@ class Section {
   void finish() const {
     if (!node_.IsMap()) return;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
+      if (!it->first.IsScalar())
+        throw ConfigFileError(src_.location(path_, it->first.Mark()), path_.empty() ? "(top level)" : path_,
+                              "keys must be plain names, got a " +
+                                  std::string(it->first.IsMap() ? "mapping" : "list") + " as a key");
       const std::string k = it->first.as<std::string>();
       if (!seen_.count(k))
         throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(k), "unknown key");
@@ -370,7 +374,8 @@ moe::SparseMoEBlockOptions ModelConfig::block() const {
   return b;
 }
 
-Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+static Config parse_config_unguarded(const std::string& text, const std::string& source,
+                              const std::vector<std::string>& overrides) {
   Source src{source, {}, {}};
   YAML::Node root;
   try {
@@ -395,6 +400,16 @@ Config parse_config(const std::string& text, const std::string& source, const st
   top.finish();
   validate(c, src);
   return c;
+}
+
+Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+  try {
+    return parse_config_unguarded(text, source, overrides);
+  } catch (const YAML::Exception& e) {
+    // A shape of YAML the reader did not foresee still gets a located message, never a crash.
+    const std::string where = e.mark.line >= 0 ? source + ":" + std::to_string(e.mark.line + 1) : source;
+    throw ConfigFileError(where, "(yaml)", e.msg);
+  }
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
