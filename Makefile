@@ -2,6 +2,8 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# ccache keys on paths relative to the checkout, so clones share one cache.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all deps configure build train test demo clean test-asan fuzz bench
 

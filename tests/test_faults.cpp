@@ -1,0 +1,184 @@
+// Fault injection: runs killed at random moments, output folders that are full or
+// read-only, checkpoints loaded into the wrong model. Nothing already written may be lost.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "core/generator.h"
+#include "nn/safetensors.h"
+#include "train/checkpoint.h"
+#include "train/config.h"
+#include "train/model.h"
+#include "train/trainer.h"
+
+using namespace moegrad;
+using namespace moegrad::train;
+namespace fs = std::filesystem;
+
+extern char** environ;
+
+namespace {
+const std::string kToy = std::string(MOEGRAD_SOURCE_DIR) + "/configs/toy_moe.yaml";
+
+// A small, fast variant of the toy run: checkpoints every 3 steps.
+const std::vector<std::string> kSmall = {"train.steps=200",       "train.checkpoint_interval=5", "train.keep_last=4",
+                                         "train.eval_interval=100", "train.log_interval=10",    "train.batch_size=32",
+                                         "model.dim=16",          "model.num_experts=4",        "optim.schedule.warmup_steps=1"};
+constexpr int64_t kSmallSteps = 200;
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("moegrad_fault_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+TrainSummary train_quietly(const std::vector<std::string>& overrides, const fs::path& out, const std::string& resume = "") {
+  std::ostringstream log;
+  return run_training({kToy, overrides, resume.empty() ? out.string() : "", resume, false}, log);
+}
+
+pid_t spawn_training(const fs::path& out, const std::vector<std::string>& overrides) {
+  std::vector<std::string> all = {MOEGRAD_BINARY, "train", kToy, "--out", out.string()};
+  for (const auto& o : overrides) all.insert(all.end(), {"--set", o});
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+std::map<std::string, std::string> tensor_bytes(const std::string& path) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, t] : nn::load_safetensors(path).tensors) {
+    std::string b(t.numel() * dtype_size(t.dtype()), '\0');
+    std::memcpy(b.data(), t.raw_data(), b.size());
+    out[name] = b;
+  }
+  return out;
+}
+
+// A tmpfs of `kib` KiB mounted on a fresh folder (needs root, as `make test` runs).
+struct SmallDisk {
+  fs::path dir;
+  explicit SmallDisk(const std::string& name, int kib) : dir(fresh_dir(name)) {
+    fs::create_directories(dir);
+    const std::string opts = "size=" + std::to_string(kib) + "k";
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0)
+      FAIL("mounting a tmpfs needs root (" << std::strerror(errno) << "): run the suite as root, as make test does");
+  }
+  void read_only() const {
+    REQUIRE(::mount("tmpfs", dir.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, nullptr) == 0);
+  }
+  ~SmallDisk() {
+    ::umount2(dir.c_str(), MNT_DETACH);
+    fs::remove_all(dir);
+  }
+};
+}  // namespace
+
+TEST_CASE("SIGKILL at 20 random moments: the newest checkpoint loads and resuming is bit-identical", "[train][faults][slow]") {
+  fs::path whole = fresh_dir("whole");
+  const auto t0 = std::chrono::steady_clock::now();
+  train_quietly(kSmall, whole);
+  const auto run_time = std::chrono::steady_clock::now() - t0;
+  const auto reference = tensor_bytes(checkpoint_path((whole / "checkpoints").string(), kSmallSteps));
+  Generator moments(2026);
+  int killed_mid_run = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    fs::path run = fresh_dir("kill" + std::to_string(trial));
+    const auto start = std::chrono::steady_clock::now();
+    pid_t pid = spawn_training(run, kSmall);
+    // Wait for the first checkpoint, then kill at a random moment of the rest of the run.
+    const auto deadline = start + std::chrono::seconds(120);
+    while (list_checkpoints((run / "checkpoints").string()).empty() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    const auto left_of_run = std::max<int64_t>(
+        1, std::chrono::duration_cast<std::chrono::microseconds>(run_time - (std::chrono::steady_clock::now() - start)).count());
+    std::this_thread::sleep_for(std::chrono::microseconds(moments.next_u64() % static_cast<uint64_t>(left_of_run)));
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    auto left = list_checkpoints((run / "checkpoints").string());
+    INFO("trial " << trial);
+    REQUIRE_FALSE(left.empty());
+    CheckpointState newest;
+    REQUIRE_NOTHROW(newest = load_checkpoint(left.back()));
+    killed_mid_run += newest.step < kSmallSteps;
+    train_quietly(kSmall, run, run.string());
+    CHECK(tensor_bytes(checkpoint_path((run / "checkpoints").string(), kSmallSteps)) == reference);
+    fs::remove_all(run);
+  }
+  INFO("runs killed before their end: " << killed_mid_run);
+  CHECK(killed_mid_run >= 10);  // the moments really fall inside the runs
+  fs::remove_all(whole);
+}
+
+TEST_CASE("a full output folder gives a clear error and keeps the earlier checkpoints", "[train][faults]") {
+  // Room for two checkpoints of the small model (about 136 KiB each), not for all 40.
+  SmallDisk disk("full", 400);
+  fs::path run = disk.dir / "run";
+  std::vector<std::string> o = kSmall;
+  o.push_back("train.keep_last=1000");  // keep everything, so the disk fills up
+  try {
+    train_quietly(o, run);
+    FAIL("the run did not notice the full disk");
+  } catch (const Error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("No space left on device") && Catch::Contains(run.string()));
+  }
+  auto left = list_checkpoints((run / "checkpoints").string());
+  REQUIRE(left.size() >= 2);
+  for (const auto& c : left) CHECK_NOTHROW(load_checkpoint(c));
+  for (const auto& e : fs::recursive_directory_iterator(run))
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);  // no half-written leftovers
+}
+
+TEST_CASE("a read-only output folder gives a clear error and keeps the earlier checkpoints", "[train][faults]") {
+  SmallDisk disk("ro", 4096);
+  fs::path run = disk.dir / "run";
+  std::vector<std::string> first = kSmall;
+  first[0] = "train.steps=10";
+  train_quietly(first, run);
+  const auto before = tensor_bytes(checkpoint_path((run / "checkpoints").string(), 10));
+  disk.read_only();
+  CHECK_THROWS_WITH(train_quietly(kSmall, run, run.string()), Catch::Contains("Read-only file system"));
+  CHECK(tensor_bytes(checkpoint_path((run / "checkpoints").string(), 10)) == before);
+}
+
+TEST_CASE("a checkpoint loaded into a model of another shape names each mismatching tensor", "[train][faults]") {
+  fs::path run = fresh_dir("shape");
+  std::vector<std::string> o = kSmall;
+  o[0] = "train.steps=3";
+  TrainSummary s = train_quietly(o, run);
+  CheckpointState ck = load_checkpoint(s.last_checkpoint);
+  std::vector<std::string> wider = o;
+  wider.push_back("model.dim=24");
+  Config c = parse_config(nn::read_file(kToy), kToy, wider);
+  Generator gen(0);
+  auto model = make_model(c, 0, gen, DType::f32);
+  try {
+    model->load_state_dict(ck.model);
+    FAIL("loaded into a model of another shape");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    CHECK_THAT(msg, Catch::Contains("in_proj.weight (checkpoint [16, 16], model [24, 16])"));
+    CHECK_THAT(msg, Catch::Contains("head.weight (checkpoint [16, 16], model [16, 24])"));
+    CHECK_THAT(msg, Catch::Contains("blocks.1.moe.gate.to_gates.weight (checkpoint [4, 16], model [4, 24])"));
+  }
+  fs::remove_all(run);
+}
