@@ -69,16 +69,7 @@ Routing MoE::route(const Tensor& x, const GatingCall& call) {
   if (!router) return gate->route(x, call);
   router->set_generator(call.gen);
   Tensor logits = router->logits(x);
-  Tensor noised = logits;
-  if (call.noise_gates) {
-    Tensor g = call.gate_noise;
-    if (!g.defined()) {
-      MOEGRAD_CHECK(call.gen != nullptr, "MoE: noise_gates needs gate_noise or a generator");
-      g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
-    }
-    noised = logits + call.noise_mult * g;
-  }
-  return gate->route_probabilities(logits, router->probabilities(noised), call);
+  return gate->route_probabilities(logits, router->probabilities(noised_logits(logits, call)), call);
 }
 
 MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* times) {

@@ -60,6 +60,17 @@ int64_t TopNGatingOptions::capacity(int64_t n, bool training) const {
   return std::max(std::min(n, scaled), min_expert_capacity);
 }
 
+Tensor noised_logits(const Tensor& logits, const GatingCall& call) {
+  if (!call.noise_gates) return logits;
+  Tensor g = call.gate_noise;
+  if (!g.defined()) {
+    MOEGRAD_CHECK(call.gen != nullptr, "gating: noise_gates needs gate_noise or a generator");
+    g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
+  }
+  MOEGRAD_CHECK(g.shape() == logits.shape(), "gating: gate_noise has shape ", g.shape(), ", expected ", logits.shape());
+  return logits + call.noise_mult * core::to(g, logits.dtype());
+}
+
 Tensor Routing::tokens_per_expert() const {
   Tensor e_hot = core::one_hot(indices, raw_gates.size(-1), DType::i64);  // (k, b, n, e)
   Tensor kept_i = core::to(core::unsqueeze(kept, -1), DType::i64);
@@ -90,18 +101,7 @@ Routing TopNGating::route(const Tensor& x, const GatingCall& call) {
   MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "TopNGating: input of shape ", x.shape(),
                 " must be (batch, seq, dim=", options.dim, ")");
   Tensor logits = to_gates->forward(x);
-  Tensor noised = logits;
-  if (call.noise_gates) {
-    Tensor g = call.gate_noise;
-    if (!g.defined()) {
-      MOEGRAD_CHECK(call.gen != nullptr, "TopNGating: noise_gates needs gate_noise or a generator");
-      g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
-    }
-    MOEGRAD_CHECK(g.shape() == logits.shape(), "TopNGating: gate_noise has shape ", g.shape(),
-                  ", expected ", logits.shape());
-    noised = logits + call.noise_mult * core::to(g, logits.dtype());
-  }
-  return route_probabilities(logits, softmax(noised, -1), call);
+  return route_probabilities(logits, softmax(noised_logits(logits, call), -1), call);
 }
 
 Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_gates,

@@ -48,6 +48,10 @@ struct GatingCall {
   Generator* gen = nullptr;
 };
 
+// logits + noise_mult * gumbel noise when call.noise_gates (the given noise, or draws from
+// call.gen), else the logits themselves.
+Tensor noised_logits(const Tensor& logits, const GatingCall& call);
+
 // The gating's decision for one batch.
 struct Routing {
   int64_t capacity = 0;

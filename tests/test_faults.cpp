@@ -2,12 +2,8 @@
 // read-only, checkpoints loaded into the wrong model. Nothing already written may be lost.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -16,6 +12,7 @@
 
 #include "core/generator.h"
 #include "nn/safetensors.h"
+#include "run_helpers.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/model.h"
@@ -24,8 +21,7 @@
 using namespace moegrad;
 using namespace moegrad::train;
 namespace fs = std::filesystem;
-
-extern char** environ;
+using namespace moegrad::test;
 
 namespace {
 const std::string kToy = std::string(MOEGRAD_SOURCE_DIR) + "/configs/toy_moe.yaml";
@@ -36,47 +32,21 @@ const std::vector<std::string> kSmall = {"train.steps=200",       "train.checkpo
                                          "model.dim=16",          "model.num_experts=4",        "optim.schedule.warmup_steps=1"};
 constexpr int64_t kSmallSteps = 200;
 
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("moegrad_fault_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
-
 TrainSummary train_quietly(const std::vector<std::string>& overrides, const fs::path& out, const std::string& resume = "") {
   std::ostringstream log;
   return run_training({kToy, overrides, resume.empty() ? out.string() : "", resume, false}, log);
 }
 
 pid_t spawn_training(const fs::path& out, const std::vector<std::string>& overrides) {
-  std::vector<std::string> all = {MOEGRAD_BINARY, "train", kToy, "--out", out.string()};
-  for (const auto& o : overrides) all.insert(all.end(), {"--set", o});
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
-}
-
-std::map<std::string, std::string> tensor_bytes(const std::string& path) {
-  std::map<std::string, std::string> out;
-  for (const auto& [name, t] : nn::load_safetensors(path).tensors) {
-    std::string b(t.numel() * dtype_size(t.dtype()), '\0');
-    std::memcpy(b.data(), t.raw_data(), b.size());
-    out[name] = b;
-  }
-  return out;
+  std::vector<std::string> args = {"train", kToy, "--out", out.string()};
+  for (const auto& o : overrides) args.insert(args.end(), {"--set", o});
+  return spawn_moegrad(args);
 }
 
 // A tmpfs of `kib` KiB mounted on a fresh folder (needs root, as `make test` runs).
 struct SmallDisk {
   fs::path dir;
-  explicit SmallDisk(const std::string& name, int kib) : dir(fresh_dir(name)) {
+  explicit SmallDisk(const std::string& name, int kib) : dir(fresh_dir("fault_" + name)) {
     fs::create_directories(dir);
     const std::string opts = "size=" + std::to_string(kib) + "k";
     if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0)
@@ -93,7 +63,7 @@ struct SmallDisk {
 }  // namespace
 
 TEST_CASE("SIGKILL at 20 random moments: the newest checkpoint loads and resuming is bit-identical", "[train][faults][slow]") {
-  fs::path whole = fresh_dir("whole");
+  fs::path whole = fresh_dir("fault_whole");
   const auto t0 = std::chrono::steady_clock::now();
   train_quietly(kSmall, whole);
   const auto run_time = std::chrono::steady_clock::now() - t0;
@@ -101,7 +71,7 @@ TEST_CASE("SIGKILL at 20 random moments: the newest checkpoint loads and resumin
   Generator moments(2026);
   int killed_mid_run = 0;
   for (int trial = 0; trial < 20; ++trial) {
-    fs::path run = fresh_dir("kill" + std::to_string(trial));
+    fs::path run = fresh_dir("fault_kill" + std::to_string(trial));
     const auto start = std::chrono::steady_clock::now();
     pid_t pid = spawn_training(run, kSmall);
     // Wait for the first checkpoint, then kill at a random moment of the rest of the run.
@@ -161,7 +131,7 @@ TEST_CASE("a read-only output folder gives a clear error and keeps the earlier c
 }
 
 TEST_CASE("a checkpoint loaded into a model of another shape names each mismatching tensor", "[train][faults]") {
-  fs::path run = fresh_dir("shape");
+  fs::path run = fresh_dir("fault_shape");
   std::vector<std::string> o = kSmall;
   o[0] = "train.steps=3";
   TrainSummary s = train_quietly(o, run);

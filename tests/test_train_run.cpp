@@ -3,11 +3,7 @@
 // failed validation writes nothing.
 #include <catch2/catch.hpp>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,6 +13,7 @@
 #include <thread>
 
 #include "nn/safetensors.h"
+#include "run_helpers.h"
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/sampling.h"
@@ -26,18 +23,11 @@ using namespace moegrad;
 using namespace moegrad::train;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-extern char** environ;
+using namespace moegrad::test;
 
 namespace {
 const std::string kToy = std::string(MOEGRAD_SOURCE_DIR) + "/configs/toy_moe.yaml";
 const std::string kLm = std::string(MOEGRAD_SOURCE_DIR) + "/configs/char_lm.yaml";
-
-fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("moegrad_run_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  return d;
-}
 
 // A short toy run: 40 steps, checkpoints every 10.
 std::vector<std::string> short_run(std::vector<std::string> extra = {}) {
@@ -64,42 +54,10 @@ std::vector<json> records(const fs::path& run, const std::string& kind) {
   return out;
 }
 
-// Raw bytes of every tensor in a safetensors file.
-std::map<std::string, std::string> tensor_bytes(const std::string& path) {
-  std::map<std::string, std::string> out;
-  for (const auto& [name, t] : nn::load_safetensors(path).tensors) {
-    std::string b(t.numel() * dtype_size(t.dtype()), '\0');
-    std::memcpy(b.data(), t.raw_data(), b.size());
-    out[name] = b;
-  }
-  return out;
-}
-
-int run_binary(const std::vector<std::string>& args, pid_t* pid_out = nullptr) {
-  std::vector<char*> argv;
-  std::vector<std::string> all = {MOEGRAD_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  if (pid_out) {
-    *pid_out = pid;
-    return 0;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 }  // namespace
 
 TEST_CASE("toy training: the loss falls, metrics and checkpoints are written", "[train][slow]") {
-  fs::path out = fresh_dir("falls");
+  fs::path out = fresh_dir("run_falls");
   TrainSummary s = train_quietly(kToy, short_run({"train.keep_last=2"}), out);
   auto train = records(out, "train");
   REQUIRE(train.size() == 4);
@@ -125,12 +83,12 @@ TEST_CASE("toy training: the loss falls, metrics and checkpoints are written", "
 }
 
 TEST_CASE("same config and seed give the same numbers", "[train][slow]") {
-  fs::path a = fresh_dir("det_a"), b = fresh_dir("det_b");
+  fs::path a = fresh_dir("run_det_a"), b = fresh_dir("run_det_b");
   train_quietly(kToy, short_run(), a);
   train_quietly(kToy, short_run(), b);
   CHECK(tensor_bytes(checkpoint_path((a / "checkpoints").string(), 40)) ==
         tensor_bytes(checkpoint_path((b / "checkpoints").string(), 40)));
-  fs::path c = fresh_dir("det_c");
+  fs::path c = fresh_dir("run_det_c");
   train_quietly(kToy, short_run({"seed=1"}), c);
   CHECK(tensor_bytes(checkpoint_path((a / "checkpoints").string(), 40)) !=
         tensor_bytes(checkpoint_path((c / "checkpoints").string(), 40)));
@@ -139,12 +97,11 @@ TEST_CASE("same config and seed give the same numbers", "[train][slow]") {
 
 TEST_CASE("a run killed with SIGKILL resumes to bit-identical weights", "[train][slow]") {
   const std::vector<std::string> o = short_run({"train.steps=120", "train.checkpoint_interval=5"});
-  fs::path whole = fresh_dir("whole"), killed = fresh_dir("killed");
+  fs::path whole = fresh_dir("run_whole"), killed = fresh_dir("run_killed");
   train_quietly(kToy, o, whole);
   std::vector<std::string> args = {"train", kToy, "--out", killed.string()};
   for (const auto& s : o) args.insert(args.end(), {"--set", s});
-  pid_t pid;
-  run_binary(args, &pid);
+  pid_t pid = spawn_moegrad(args);
   // Kill it once it has made some progress but before it ends.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (list_checkpoints((killed / "checkpoints").string()).size() < 2 && std::chrono::steady_clock::now() < deadline)
@@ -169,7 +126,7 @@ TEST_CASE("a run killed with SIGKILL resumes to bit-identical weights", "[train]
 }
 
 TEST_CASE("resuming with a different model is refused", "[train]") {
-  fs::path out = fresh_dir("mismatch");
+  fs::path out = fresh_dir("run_mismatch");
   train_quietly(kToy, short_run({"train.steps=10", "optim.schedule.warmup_steps=2"}), out);
   CHECK_THROWS_WITH(train_quietly(kToy, short_run({"train.steps=20", "model.dim=16"}), out, out.string()),
                     Catch::Contains("differs from the run's saved config") && Catch::Contains("dim: 16"));
@@ -177,7 +134,7 @@ TEST_CASE("resuming with a different model is refused", "[train]") {
 }
 
 TEST_CASE("a NaN stops the run, naming the step and the term, keeping the last checkpoint", "[train]") {
-  fs::path out = fresh_dir("nan");
+  fs::path out = fresh_dir("run_nan");
   try {
     train_quietly(kToy, {"optim.lr=1e30", "optim.clip_norm=0", "optim.schedule.min_lr=0", "train.steps=30",
                          "train.checkpoint_interval=1", "optim.schedule.warmup_steps=0"},
@@ -195,7 +152,7 @@ TEST_CASE("a NaN stops the run, naming the step and the term, keeping the last c
 }
 
 TEST_CASE("a failed validation writes nothing, an existing run is never overwritten", "[train]") {
-  fs::path out = fresh_dir("keep");
+  fs::path out = fresh_dir("run_keep");
   fs::create_directories(out);
   std::ofstream(out / "precious.txt") << "earlier results";
   CHECK_THROWS_AS(train_quietly(kToy, {"model.top_n=99"}, out / "new"), ConfigFileError);
@@ -203,17 +160,17 @@ TEST_CASE("a failed validation writes nothing, an existing run is never overwrit
   CHECK_THROWS_WITH(train_quietly(kToy, short_run(), out), Catch::Contains("already holds files"));
   CHECK(nn::read_file((out / "precious.txt").string()) == "earlier results");
   // Through the binary: exit status 2 for configuration errors, nothing created.
-  CHECK(run_binary({"train", kToy, "--out", (out / "cli").string(), "--set", "model.top_n=99"}) == 2);
-  CHECK(run_binary({"check-config", kToy, "--set", "train.steps=0"}) == 2);
-  CHECK(run_binary({"check-config", kToy}) == 0);
-  CHECK(run_binary({"train", "--help"}) == 0);
-  CHECK(run_binary({"train"}) == 2);
+  CHECK(run_moegrad({"train", kToy, "--out", (out / "cli").string(), "--set", "model.top_n=99"}) == 2);
+  CHECK(run_moegrad({"check-config", kToy, "--set", "train.steps=0"}) == 2);
+  CHECK(run_moegrad({"check-config", kToy}) == 0);
+  CHECK(run_moegrad({"train", "--help"}) == 0);
+  CHECK(run_moegrad({"train"}) == 2);
   CHECK_FALSE(fs::exists(out / "cli"));
   fs::remove_all(out);
 }
 
 TEST_CASE("char_lm trains a few steps and samples text", "[train][slow]") {
-  fs::path out = fresh_dir("lm");
+  fs::path out = fresh_dir("run_lm");
   TrainSummary s = train_quietly(kLm,
                                  {"train.steps=6", "optim.schedule.warmup_steps=1", "model.dim=16", "model.heads=2",
                                   "data.seq_len=16", "model.context=16", "train.batch_size=4", "train.eval_batches=1",

@@ -44,6 +44,20 @@ double measure_sgemm_gflops() {
   return median(rates);
 }
 
+double ms(double seconds) { return std::round(seconds * 1e6) / 1e3; }
+
+json time_stats_ms(const std::vector<double>& seconds) {
+  return {{"median", ms(median(seconds))},
+          {"min", ms(*std::min_element(seconds.begin(), seconds.end()))},
+          {"max", ms(*std::max_element(seconds.begin(), seconds.end()))}};
+}
+
+double peak_rss_mib() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
 int64_t hidden_of(int64_t d) { return static_cast<int64_t>(static_cast<double>(d) * 4.0 * 2.0 / 3.0); }
 
 // Multiply-adds x 2 of the GEMM work worth doing (bench/README.md): gating, experts at the
@@ -125,16 +139,12 @@ json run_bench(const BenchOptions& o) {
   Split split;
   const int64_t split_steps = std::max<int64_t>(1, std::min<int64_t>(o.steps, 10));
   for (int64_t i = 0; i < split_steps; ++i) step(&split);
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-
   const double med = median(times);
   const double kept = kept_sum / static_cast<double>(kept_count);
   const double useful = useful_step_gflop(o, kept);
   const double n = static_cast<double>(split_steps);
   const double fwd_parts = split.forward.gating + split.forward.dispatch + split.forward.experts +
                            split.forward.combine + split.forward.dense_ff;
-  auto ms = [](double s) { return std::round(s * 1e6) / 1e3; };
   json split_ms = {{"gating", ms(split.forward.gating / n)},
                    {"dispatch", ms(split.forward.dispatch / n)},
                    {"experts", ms(split.forward.experts / n)},
@@ -151,10 +161,9 @@ json run_bench(const BenchOptions& o) {
           {"threads", o.threads},
           {"dispatch", moe::dispatch_name(o.dispatch)},
           {"steps", o.steps},
-          {"step_ms", {{"median", ms(med)}, {"min", ms(*std::min_element(times.begin(), times.end()))},
-                       {"max", ms(*std::max_element(times.begin(), times.end()))}}},
+          {"step_ms", time_stats_ms(times)},
           {"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
-          {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0},
+          {"peak_rss_mib", peak_rss_mib()},
           {"split_ms", split_ms},
           {"kept_tokens", kept},
           {"sgemm_gflops", sgemm},
@@ -192,9 +201,6 @@ json run_layer_bench(const BenchOptions& o) {
     run();
     times.push_back(seconds_since(t0));
   }
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  auto ms = [](double s) { return std::round(s * 1e6) / 1e3; };
   return {{"bench", "moegrad_moe_layer_fwd_bwd"},
           {"b", o.batch},
           {"n", o.seq},
@@ -202,10 +208,8 @@ json run_layer_bench(const BenchOptions& o) {
           {"E", o.experts},
           {"threads", o.threads},
           {"dispatch", moe::dispatch_name(o.dispatch)},
-          {"ms", {{"median", ms(median(times))},
-                  {"min", ms(*std::min_element(times.begin(), times.end()))},
-                  {"max", ms(*std::max_element(times.begin(), times.end()))}}},
-          {"peak_rss_mib", static_cast<double>(ru.ru_maxrss) / 1024.0}};
+          {"ms", time_stats_ms(times)},
+          {"peak_rss_mib", peak_rss_mib()}};
 }
 
 }  // namespace moegrad::train
