@@ -26,7 +26,7 @@ run_target() {
 }
 
 echo "fuzz: config (YAML loader) in one lane, safetensors then parity fixtures in the other"
-run_target config fuzz_config 720 4096 &
+run_target config fuzz_config 1000 4096 &
 lane=$!
 run_target safetensors fuzz_safetensors 150 65536
 run_target parity_fixture fuzz_parity_fixture 300 65536
