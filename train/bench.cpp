@@ -58,6 +58,19 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 
+void check_sizes(const BenchOptions& o) {
+  if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
+    throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
+  if (o.steps < 1) throw ConfigError("--steps", "must be >= 1");
+}
+
+// The fields every bench record starts with: what was run, and how.
+json describe(const char* bench, const BenchOptions& o) {
+  return {{"bench", bench}, {"b", o.batch},         {"n", o.seq},
+          {"d", o.dim},     {"E", o.experts},       {"threads", o.threads},
+          {"dispatch", moe::dispatch_name(o.dispatch)}};
+}
+
 int64_t hidden_of(int64_t d) { return static_cast<int64_t>(static_cast<double>(d) * 4.0 * 2.0 / 3.0); }
 
 // Multiply-adds x 2 of the GEMM work worth doing (bench/README.md): gating, experts at the
@@ -81,9 +94,7 @@ BenchOptions bench_size(const std::string& size) {
 }
 
 json run_bench(const BenchOptions& o) {
-  if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
-    throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
-  if (o.steps < 1) throw ConfigError("--steps", "must be >= 1");
+  check_sizes(o);
   set_num_threads(o.threads);
   const double sgemm = measure_sgemm_gflops();
 
@@ -153,14 +164,8 @@ json run_bench(const BenchOptions& o) {
                    {"forward_other", ms((split.forward_total - fwd_parts) / n)},
                    {"backward", ms(split.backward / n)},
                    {"optimizer", ms(split.optimizer / n)}};
-  return {{"bench", "moegrad_toy_moe_step"},
-          {"b", o.batch},
-          {"n", o.seq},
-          {"d", o.dim},
-          {"E", o.experts},
-          {"threads", o.threads},
-          {"dispatch", moe::dispatch_name(o.dispatch)},
-          {"steps", o.steps},
+  json result = describe("moegrad_toy_moe_step", o);
+  result.update({{"steps", o.steps},
           {"step_ms", time_stats_ms(times)},
           {"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
           {"peak_rss_mib", peak_rss_mib()},
@@ -169,12 +174,12 @@ json run_bench(const BenchOptions& o) {
           {"sgemm_gflops", sgemm},
           {"useful_step_gflop", useful},
           {"bound_ms", ms(useful / sgemm)},
-          {"fraction_of_bound", (useful / sgemm) / med}};
+          {"fraction_of_bound", (useful / sgemm) / med}});
+  return result;
 }
 
 json run_layer_bench(const BenchOptions& o) {
-  if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
-    throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
+  check_sizes(o);
   set_num_threads(o.threads);
   Generator gen(o.seed);
   moe::MoEOptions mo;
@@ -201,15 +206,9 @@ json run_layer_bench(const BenchOptions& o) {
     run();
     times.push_back(seconds_since(t0));
   }
-  return {{"bench", "moegrad_moe_layer_fwd_bwd"},
-          {"b", o.batch},
-          {"n", o.seq},
-          {"d", o.dim},
-          {"E", o.experts},
-          {"threads", o.threads},
-          {"dispatch", moe::dispatch_name(o.dispatch)},
-          {"ms", time_stats_ms(times)},
-          {"peak_rss_mib", peak_rss_mib()}};
+  json result = describe("moegrad_moe_layer_fwd_bwd", o);
+  result.update({{"ms", time_stats_ms(times)}, {"peak_rss_mib", peak_rss_mib()}});
+  return result;
 }
 
 }  // namespace moegrad::train
