@@ -74,7 +74,8 @@ class Backend {
                     const Tensor& indices) = 0;
 
   // a (B..., m, k) and b (B..., k, n) with batch dims already broadcast to out (B..., m, n).
-  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // With accumulate, out += a b: out already holds values (a bias, as in torch's addmm).
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) = 0;
 
   // out[..., i, ...] = x[..., index[..., i, ...], ...] along axis; index has out's shape.
   virtual void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) = 0;

@@ -25,9 +25,29 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   sb.insert(sb.end(), {b.size(-2), b.size(-1)});
   so.insert(so.end(), {a.size(-2), b.size(-1)});
   Tensor out = empty(so, a.dtype(), a.backend());
-  a.backend().matmul(expand(a, sa), expand(b, sb), out);
+  a.backend().matmul(expand(a, sa), expand(b, sb), out, /*accumulate=*/false);
   if (a_vec) out = squeeze(out, -2);
   if (b_vec) out = squeeze(out, -1);
+  return out;
+}
+
+}  // namespace moegrad::core
+
+namespace moegrad::core {
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  MOEGRAD_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
+                "linear: expected x (rows, in) and weight (out, in), got ", x.shape(), " and ",
+                weight.shape());
+  MOEGRAD_CHECK(x.dtype() == weight.dtype() && is_floating(x.dtype()),
+                "linear: expected float tensors of one dtype, got ", x.dtype(), " and ", weight.dtype());
+  if (!bias.defined()) return matmul(x, transpose(weight, 0, 1));
+  MOEGRAD_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0) && bias.dtype() == x.dtype(),
+                "linear: bias of shape ", bias.shape(), " and dtype ", bias.dtype(), " must be (",
+                weight.size(0), ") of dtype ", x.dtype());
+  Tensor out = empty({x.size(0), weight.size(0)}, x.dtype(), x.backend());
+  x.backend().copy(expand(unsqueeze(bias, 0), out.shape()), out);
+  x.backend().matmul(x, transpose(weight, 0, 1), out, /*accumulate=*/true);
   return out;
 }
 

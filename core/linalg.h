@@ -8,3 +8,12 @@ namespace moegrad::core {
 Tensor matmul(const Tensor& a, const Tensor& b);
 
 }  // namespace moegrad::core
+
+namespace moegrad::core {
+
+// x (rows, in) times weight (out, in) transposed, plus bias (out) when it is defined:
+// torch's addmm, a gemm accumulating onto rows that already hold the bias, so the bias
+// costs no extra pass.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+}  // namespace moegrad::core

@@ -23,8 +23,7 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dt
 Tensor Linear::forward(const Tensor& x) {
   MOEGRAD_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear: input of shape ", x.shape(),
                 " does not end in in_features=", in_features);
-  Tensor y = matmul(x, transpose(weight, 0, 1));
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 
 std::string Linear::extra_repr() const {

@@ -116,6 +116,49 @@ TEST_CASE("matmul: analytic gradient matches finite differences", "[autograd][gr
   }
 }
 
+TEST_CASE("linear: analytic gradient matches finite differences, with and without bias",
+          "[autograd][gradcheck]") {
+  Generator gen(309);
+  struct Case {
+    std::string name;
+    Tensor x, w, b;
+  };
+  const std::vector<Case> cases{
+      {"2-d with bias", leaf({5, 4}, gen), leaf({3, 4}, gen), leaf({3}, gen)},
+      {"batched (2, 3, 4) with bias", leaf({2, 3, 4}, gen), leaf({2, 4}, gen), leaf({2}, gen)},
+      {"transposed x and weight", transposed({5, 4}, gen), transposed({3, 4}, gen), leaf({3}, gen)},
+      {"stride-2 bias", leaf({5, 4}, gen), leaf({3, 4}, gen),
+       requires_grad_(core::slice(normal({6}, gen), 0, 0, 6, 2))},
+      {"1-d x", leaf({4}, gen), leaf({3, 4}, gen), leaf({3}, gen)},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    GradcheckReport r = gradcheck(
+        [](const TensorList& in) { return linear(in[0], in[1], in[2]); }, {c.x, c.w, c.b});
+    INFO(r);
+    CHECK(r.ok);
+    GradcheckReport nb =
+        gradcheck([](const TensorList& in) { return linear(in[0], in[1], Tensor()); }, {c.x, c.w});
+    INFO(nb);
+    CHECK(nb.ok);
+  }
+}
+
+TEST_CASE("linear equals matmul with the transposed weight plus the bias", "[autograd]") {
+  Generator gen(310);
+  for (DType dt : {DType::f64, DType::f32}) {
+    Tensor x = randn({2, 7, 5}, gen, dt), w = randn({3, 5}, gen, dt), b = randn({3}, gen, dt);
+    Tensor y = linear(x, w, b);
+    REQUIRE(y.shape() == Shape{2, 7, 3});
+    Tensor ref = core::binary(BinaryOp::add, core::matmul(x, core::transpose(w, 0, 1)),
+                              core::expand(b, {2, 7, 3}));
+    const double worst = core::amax(core::unary(UnaryOp::abs, core::binary(BinaryOp::sub, y, ref))).item<double>();
+    CHECK(worst <= (dt == DType::f64 ? 1e-14 : 1e-5));
+  }
+  CHECK_THROWS_WITH(linear(normal({2, 4}, gen), normal({3, 5}, gen), Tensor()),
+                    Catch::Contains("does not end in in_features"));
+}
+
 // ---- indexing --------------------------------------------------------------------
 
 TEST_CASE("gather: analytic gradient matches finite differences", "[autograd][gradcheck]") {

@@ -27,7 +27,7 @@ class CpuBackend final : public Backend {
   void topk(const Tensor& x, int64_t k, int64_t axis, const Tensor& values,
             const Tensor& indices) override;
 
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out, bool accumulate) override;
 
   void gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,

@@ -30,19 +30,22 @@ bool gemm_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, GemmOperand
 
 template <typename T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a,
-          int64_t lda, const T* b, int64_t ldb, T* c, int64_t ldc) {
+          int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace
 
-void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out) {
+void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& out, bool accumulate) {
   const int64_t nd = out.dim();
   const int64_t m = out.shape()[nd - 2], n = out.shape()[nd - 1], k = a_in.shape()[nd - 1];
-  if (k == 0) return fill(out, 0.0);
+  if (k == 0) {
+    if (!accumulate) fill(out, 0.0);
+    return;
+  }
   GemmOperand ga{}, gb{};
   Tensor a = a_in, b = b_in;
   // A matrix gemm cannot read is copied once as a whole (contiguous batches).
@@ -67,7 +70,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     for_each_element<3>(batch, {&sa, &sb, &so}, {a.offset(), b.offset(), out.offset()},
                         [&](const Offsets<3>& o) {
                           gemm<T>(ga.trans, gb.trans, m, n, k, ap + o[0], ga.ld, bp + o[1], gb.ld,
-                                  op + o[2], std::max<int64_t>(n, 1));
+                                  accumulate ? T(1) : T(0), op + o[2], std::max<int64_t>(n, 1));
                         });
   });
 }

@@ -1,6 +1,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <bit>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -61,7 +62,15 @@ BlockCache& block_cache() {
 }
 
 // 64-byte alignment suits AVX-512 loads and OpenBLAS; aligned_alloc needs a multiple.
-size_t rounded(size_t nbytes) { return std::max<size_t>(64, (nbytes + 63) / 64 * 64); }
+// Above 4 KiB sizes are rounded up to one of 8 classes per power of two (at most 12.5%
+// slack): the per-expert tensors of an MoE step change size with the routing every step,
+// and exact sizes would then never be reused, costing a page fault per 4 KiB each time.
+size_t rounded(size_t nbytes) {
+  const size_t bytes = std::max<size_t>(64, (nbytes + 63) / 64 * 64);
+  if (bytes <= 4096) return bytes;
+  const size_t step = std::bit_floor(bytes) / 8;
+  return (bytes + step - 1) / step * step;
+}
 
 }  // namespace
 
