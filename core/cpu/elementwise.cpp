@@ -15,7 +15,7 @@ template <typename In, typename Out, typename F>
 void map_unary(const Tensor& x, const Tensor& out, F f) {
   const In* xp = base_ptr<In>(x);
   Out* op = base_ptr<Out>(out);
-  for_each_row<2>(out.shape(), {&x.strides(), &out.strides()}, {x.offset(), out.offset()},
+  parallel_for_each_row<2>(out.shape(), {&x.strides(), &out.strides()}, {x.offset(), out.offset()},
                   [&](Offsets<2> off, int64_t n, const Offsets<2>& st) {
                     const In* __restrict__ xr = xp + off[0];
                     Out* __restrict__ orow = op + off[1];
@@ -32,7 +32,7 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   const In* ap = base_ptr<In>(a);
   const In* bp = base_ptr<In>(b);
   Out* op = base_ptr<Out>(out);
-  for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()},
+  parallel_for_each_row<3>(out.shape(), {&a.strides(), &b.strides(), &out.strides()},
                   {a.offset(), b.offset(), out.offset()},
                   [&](Offsets<3> off, int64_t n, const Offsets<3>& st) {
                     const In* __restrict__ ar = ap + off[0];
@@ -174,7 +174,7 @@ void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, con
     const T* ap = base_ptr<T>(a);
     const T* bp = base_ptr<T>(b);
     T* op = base_ptr<T>(out);
-    for_each_row<4>(out.shape(), {&cond.strides(), &a.strides(), &b.strides(), &out.strides()},
+    parallel_for_each_row<4>(out.shape(), {&cond.strides(), &a.strides(), &b.strides(), &out.strides()},
                     {cond.offset(), a.offset(), b.offset(), out.offset()},
                     [&](Offsets<4> off, int64_t n, const Offsets<4>& st) {
                       for (int64_t i = 0; i < n; ++i)

@@ -100,7 +100,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& out) {
     dispatch_all(out.dtype(), [&]<typename D>() {
       const S* sp = base_ptr<S>(src);
       D* op = base_ptr<D>(out);
-      for_each_row<2>(out.shape(), {&src.strides(), &out.strides()}, {src.offset(), out.offset()},
+      parallel_for_each_row<2>(out.shape(), {&src.strides(), &out.strides()}, {src.offset(), out.offset()},
                       [&](Offsets<2> off, int64_t n, const Offsets<2>& st) {
                         for (int64_t i = 0; i < n; ++i)
                           op[off[1] + i * st[1]] = static_cast<D>(sp[off[0] + i * st[0]]);
@@ -113,7 +113,7 @@ void CpuBackend::fill(const Tensor& out, double value) {
   dispatch_all(out.dtype(), [&]<typename D>() {
     D v = static_cast<D>(value);
     D* op = base_ptr<D>(out);
-    for_each_row<1>(out.shape(), {&out.strides()}, {out.offset()},
+    parallel_for_each_row<1>(out.shape(), {&out.strides()}, {out.offset()},
                     [&](Offsets<1> off, int64_t n, const Offsets<1>& st) {
                       for (int64_t i = 0; i < n; ++i) op[off[0] + i * st[0]] = v;
                     });

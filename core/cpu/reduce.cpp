@@ -144,6 +144,8 @@ void for_each_line(const Tensor& x, const Tensor& out, int64_t axis, F f) {
                       [&](const Offsets<2>& o) { f(o[0], o[1]); });
 }
 
+constexpr int64_t kSumBlockRows = 4096;
+
 // Sums of a contiguous x over a leading or a trailing block of axes: row by row in memory
 // order, instead of element by element of the output (which strides across rows and misses
 // the cache once per element). Accumulates in double (int64 for integers), as the generic path.
@@ -166,20 +168,44 @@ bool sum_contiguous(const Tensor& x, const Axes& axes, const Tensor& out) {
     if (out.dtype() == DType::i64) out.data_ptr<int64_t>()[i] = static_cast<int64_t>(v);
     else if constexpr (!std::is_same_v<T, bool>) out.data_ptr<T>()[i] = static_cast<T>(v);
   };
-  if (prefix) {
-    std::vector<A> acc(kept, A(0));
-    for (int64_t r = 0; r < reduced; ++r) {
-      const T* row = xp + r * kept;
-      for (int64_t j = 0; j < kept; ++j) acc[j] += static_cast<A>(row[j]);
+  if (prefix && kept < 64 && reduced > kSumBlockRows) {
+    // Few long columns (a full sum, say): fixed blocks of rows summed in parallel, then the
+    // block sums in block order, so the result does not depend on the thread count.
+    const int64_t blocks = (reduced + kSumBlockRows - 1) / kSumBlockRows;
+    std::vector<A> partial(blocks * kept, A(0));
+    parallel_for(blocks, std::max<int64_t>(1, kParallelGrain / (kSumBlockRows * kept)), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        A* acc = partial.data() + b * kept;
+        for (int64_t r = b * kSumBlockRows; r < std::min(reduced, (b + 1) * kSumBlockRows); ++r) {
+          const T* row = xp + r * kept;
+          for (int64_t j = 0; j < kept; ++j) acc[j] += static_cast<A>(row[j]);
+        }
+      }
+    });
+    for (int64_t j = 0; j < kept; ++j) {
+      A total = 0;
+      for (int64_t b = 0; b < blocks; ++b) total += partial[b * kept + j];
+      store(j, total);
     }
-    for (int64_t j = 0; j < kept; ++j) store(j, acc[j]);
+  } else if (prefix) {
+    // Columns split over the threads; each column is summed in row order.
+    parallel_for(kept, std::max<int64_t>(8, kParallelGrain / std::max<int64_t>(reduced, 1)), [&](int64_t j0, int64_t j1) {
+      std::vector<A> acc(j1 - j0, A(0));
+      for (int64_t r = 0; r < reduced; ++r) {
+        const T* row = xp + r * kept;
+        for (int64_t j = j0; j < j1; ++j) acc[j - j0] += static_cast<A>(row[j]);
+      }
+      for (int64_t j = j0; j < j1; ++j) store(j, acc[j - j0]);
+    });
   } else {
-    for (int64_t i = 0; i < kept; ++i) {
-      const T* row = xp + i * reduced;
-      A acc = 0;
-      for (int64_t j = 0; j < reduced; ++j) acc += static_cast<A>(row[j]);
-      store(i, acc);
-    }
+    parallel_for(kept, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(reduced, 1)), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const T* row = xp + i * reduced;
+        A acc = 0;
+        for (int64_t j = 0; j < reduced; ++j) acc += static_cast<A>(row[j]);
+        store(i, acc);
+      }
+    });
   }
   return true;
 }

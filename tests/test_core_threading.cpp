@@ -1,0 +1,97 @@
+// The CPU kernels split large loops over set_num_threads threads. Splitting must not change
+// a single bit: every kernel here gives the same result on 1, 2 and 3 threads, and the
+// sums match an independent double-precision loop.
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "core/threading.h"
+
+using namespace moegrad;
+
+namespace {
+
+// Restores one thread whatever the test does, so later tests run as they always did.
+struct ThreadsGuard {
+  ~ThreadsGuard() { set_num_threads(1); }
+};
+
+// The results of `compute` on 1 thread, compared bit for bit with those on 2 and 3.
+void require_thread_invariant(const std::string& what, const std::function<std::vector<Tensor>()>& compute) {
+  ThreadsGuard guard;
+  set_num_threads(1);
+  const std::vector<Tensor> serial = compute();
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    const std::vector<Tensor> split = compute();
+    REQUIRE(split.size() == serial.size());
+    for (size_t i = 0; i < serial.size(); ++i) {
+      INFO(what << ", result " << i << ", " << threads << " threads");
+      REQUIRE(split[i].shape() == serial[i].shape());
+      CHECK(split[i].to_vector<double>() == serial[i].to_vector<double>());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("elementwise kernels give the same bits on 1, 2 and 3 threads", "[core][threading]") {
+  Generator gen(41);
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor a = randn({700, 300}, gen, dt), b = randn({700, 300}, gen, dt), row = randn({300}, gen, dt);
+    Tensor at = core::transpose(randn({300, 700}, gen, dt), 0, 1);  // (700, 300), not contiguous
+    Tensor flat = randn({200001}, gen, dt);                          // one long row, odd length
+    require_thread_invariant(str_cat("elementwise ", dtype_name(dt)), [&] {
+      Tensor view = zeros({700, 600}, dt);
+      core::copy_(core::slice(view, 1, 0, 600, 2), at);  // assignment into a strided view
+      return std::vector<Tensor>{
+          core::binary(BinaryOp::add, a, b),
+          core::binary(BinaryOp::mul, a, core::expand(row, {700, 300})),
+          core::binary(BinaryOp::sub, at, a),
+          core::binary(BinaryOp::gt, a, b),
+          core::unary(UnaryOp::exp, at),
+          core::unary(UnaryOp::tanh, flat),
+          core::where(core::binary(BinaryOp::gt, a, b), a, at),
+          core::contiguous(at),
+          full({700, 300}, 0.25, dt),
+          view,
+      };
+    });
+  }
+}
+
+TEST_CASE("sums give the same bits on 1, 2 and 3 threads and match a double loop", "[core][threading]") {
+  Generator gen(42);
+  const std::vector<Shape> shapes{{70000, 3}, {5000, 40}, {300, 700}, {3, 70000}, {200001}};
+  for (const Shape& shape : shapes) {
+    Tensor x = randn(shape, gen, DType::f32);
+    const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
+    require_thread_invariant("sum of shape " + str_cat(shape), [&] {
+      std::vector<Tensor> out{core::sum(x)};
+      if (shape.size() > 1) {
+        out.push_back(core::sum(x, {0}));
+        out.push_back(core::sum(x, {1}));
+      }
+      return out;
+    });
+    // Against a plain double loop: float32 sums are the rounded double sums.
+    const std::vector<double> v = x.to_vector<double>();
+    std::vector<double> col(cols, 0.0);
+    double total = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        col[c] += v[r * cols + c];
+        total += v[r * cols + c];
+      }
+    ThreadsGuard guard;
+    set_num_threads(2);
+    CHECK(core::sum(x).item<double>() == Approx(total).epsilon(1e-6));
+    if (shape.size() > 1) {
+      const std::vector<double> got = core::sum(x, {0}).to_vector<double>();
+      for (int64_t c = 0; c < cols; ++c) CHECK(got[c] == static_cast<double>(static_cast<float>(col[c])));
+    }
+  }
+}
