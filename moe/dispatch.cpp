@@ -50,31 +50,34 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
   Tensor dispatch_w = core::to(kept, dt);
   if (straight_through) dispatch_w = dispatch_w + (gates - detach(gates));
 
-  TensorList contributions, token_lists;
-  for (size_t i = 0; i < experts.size(); ++i) {
-    Tensor xin, entries, token_ids;
-    {
-      PhaseClock clock(slot(times, &PhaseTimes::dispatch));
+  // All kept entries, grouped by expert: one gather feeds every expert and one scatter_add
+  // collects them, so the backward has one gradient of x_flat to build, not one per expert.
+  TensorList entry_lists;
+  std::vector<int64_t> counts;
+  Tensor entries, token_ids;
+  TensorList expert_in;
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::dispatch));
+    for (size_t i = 0; i < experts.size(); ++i) {
       Tensor is_i = core::binary(BinaryOp::eq, expert_of, core::scalar_like(static_cast<double>(i), expert_of));
-      entries = core::flat_nonzero(core::binary(BinaryOp::logical_and, kept, is_i));
-      token_ids = core::index_select(token_of, 0, entries);
-      xin = index_select(x_flat, 0, token_ids) * unsqueeze(index_select(dispatch_w, 0, entries), -1);
+      entry_lists.push_back(core::flat_nonzero(core::binary(BinaryOp::logical_and, kept, is_i)));
+      counts.push_back(entry_lists.back().numel());
     }
-    // An expert with no token still runs (on zero rows), so its parameters get zero
-    // gradients, as in the dense reference, and optimizers treat it the same.
-    Tensor y;
-    {
-      PhaseClock clock(slot(times, &PhaseTimes::experts));
-      y = experts[i].forward(xin);
-    }
-    PhaseClock clock(slot(times, &PhaseTimes::combine));
-    contributions.push_back(y * unsqueeze(index_select(gates, 0, entries), -1));
-    token_lists.push_back(token_ids);
+    entries = core::cat(entry_lists, 0);
+    token_ids = core::index_select(token_of, 0, entries);
+    Tensor xin = index_select(x_flat, 0, token_ids) * unsqueeze(index_select(dispatch_w, 0, entries), -1);
+    expert_in = split(xin, counts, 0);
+  }
+  // An expert with no token still runs (on zero rows), so its parameters get zero
+  // gradients, as in the dense reference, and optimizers treat it the same.
+  TensorList expert_out;
+  {
+    PhaseClock clock(slot(times, &PhaseTimes::experts));
+    for (size_t i = 0; i < experts.size(); ++i) expert_out.push_back(experts[i].forward(expert_in[i]));
   }
   PhaseClock clock(slot(times, &PhaseTimes::combine));
-  Tensor all = cat(contributions, 0);
-  Tensor ids = core::cat(token_lists, 0);
-  Tensor index = core::expand(core::unsqueeze(ids, 1), {ids.numel(), d});
+  Tensor all = cat(expert_out, 0) * unsqueeze(index_select(gates, 0, entries), -1);
+  Tensor index = core::expand(core::unsqueeze(token_ids, 1), {token_ids.numel(), d});
   Tensor out = scatter_add(zeros({tokens, d}, dt), 0, index, all);
   return reshape(out, {b, n, d});
 }

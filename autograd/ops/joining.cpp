@@ -20,6 +20,17 @@ struct CatOp {
   TensorList backward(const OpContext&, const Tensor& g) { return core::split(g, sizes, axis); }
 };
 
+// One node for all pieces: backward joins their gradients with one cat (the engine hands
+// zeros for unused pieces) instead of a zero-filled input-sized tensor per piece.
+struct SplitOp {
+  int64_t axis = 0;
+  TensorList forward(OpContext&, const Tensor& x, const std::vector<int64_t>& sizes, int64_t ax) {
+    axis = ax;
+    return core::split(x, sizes, ax);
+  }
+  TensorList backward(const OpContext&, const TensorList& grads) { return {core::cat(grads, axis)}; }
+};
+
 }  // namespace
 
 Tensor cat(const TensorList& xs, int64_t axis) { return apply<CatOp>(xs, axis); }
@@ -36,17 +47,9 @@ Tensor stack(const TensorList& xs, int64_t axis) {
   return cat(parts, a);
 }
 
-// Each piece is a differentiable narrow, so pieces can be used (or not) independently.
 TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axis) {
   core::split(x, sizes, axis);  // validates, naming split
-  int64_t a = normalize_dim(axis, x.dim(), "split");
-  TensorList out;
-  int64_t at = 0;
-  for (int64_t s : sizes) {
-    out.push_back(narrow(x, a, at, s));
-    at += s;
-  }
-  return out;
+  return apply<SplitOp>(x, sizes, normalize_dim(axis, x.dim(), "split"));
 }
 
 TensorList split(const Tensor& x, int64_t size, int64_t axis) {
