@@ -21,10 +21,19 @@ void CpuBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, cons
     T* op = base_ptr<T>(out);
     const Shape xs = strides_without_axis(x, axis);
     const int64_t step = x.strides()[axis];
-    for_each_element<3>(index.shape(), {&index.strides(), &xs, &out.strides()},
-                        {index.offset(), x.offset(), out.offset()}, [&](const Offsets<3>& o) {
-                          op[o[2]] = xp[o[1] + ip[o[0]] * step];
-                        });
+    // Rows along which the index is constant (index_select of whole rows) are plain copies.
+    parallel_for_each_row<3>(index.shape(), {&index.strides(), &xs, &out.strides()},
+                             {index.offset(), x.offset(), out.offset()},
+                             [&](Offsets<3> o, int64_t n, const Offsets<3>& st) {
+                               if (st[0] == 0 && st[1] == 1 && st[2] == 1) {
+                                 const T* __restrict__ from = xp + o[1] + ip[o[0]] * step;
+                                 T* __restrict__ to = op + o[2];
+                                 for (int64_t i = 0; i < n; ++i) to[i] = from[i];
+                                 return;
+                               }
+                               for (int64_t i = 0; i < n; ++i)
+                                 op[o[2] + i * st[2]] = xp[o[1] + i * st[1] + ip[o[0] + i * st[0]] * step];
+                             });
   });
 }
 
@@ -36,10 +45,20 @@ void CpuBackend::scatter_add(const Tensor& out, int64_t axis, const Tensor& inde
     const T* sp = base_ptr<T>(src);
     const Shape os = strides_without_axis(out, axis);
     const int64_t step = out.strides()[axis];
-    for_each_element<3>(index.shape(), {&index.strides(), &src.strides(), &os},
-                        {index.offset(), src.offset(), out.offset()}, [&](const Offsets<3>& o) {
-                          op[o[2] + ip[o[0]] * step] += sp[o[1]];
-                        });
+    // Serial: two source rows may land on one output row. A row along which the index is
+    // constant is one vectorisable add.
+    for_each_row<3>(index.shape(), {&index.strides(), &src.strides(), &os},
+                    {index.offset(), src.offset(), out.offset()},
+                    [&](Offsets<3> o, int64_t n, const Offsets<3>& st) {
+                      if (st[0] == 0 && st[1] == 1 && st[2] == 1) {
+                        const T* __restrict__ from = sp + o[1];
+                        T* __restrict__ to = op + o[2] + ip[o[0]] * step;
+                        for (int64_t i = 0; i < n; ++i) to[i] += from[i];
+                        return;
+                      }
+                      for (int64_t i = 0; i < n; ++i)
+                        op[o[2] + i * st[2] + ip[o[0] + i * st[0]] * step] += sp[o[1] + i * st[1]];
+                    });
   });
 }
 
