@@ -96,7 +96,7 @@ void for_each_row(const Shape& shape_in, const std::array<const Shape*, N>& stri
 }
 
 // Elements per thread below which splitting a loop costs more than it saves.
-constexpr int64_t kParallelGrain = 32768;
+constexpr int64_t kParallelGrain = 131072;
 
 // for_each_row split over the threads, for kernels whose calls write disjoint elements
 // (elementwise maps, copies, fills), with the output as the last operand. A single long
