@@ -84,11 +84,15 @@ class Backend {
                            const Tensor& src) = 0;
 
   // Fused kernels: one pass where the composite would take several. All tensors contiguous.
-  // x (rows, 2h) = [value | gate]: out = gelu(gate) * value, cdf = Phi(gate), both (rows, h).
-  virtual void geglu(const Tensor& x, const Tensor& out, const Tensor& cdf) = 0;
-  // grad_x (rows, 2h) from grad_out (rows, h): [g gelu(gate) | g value (Phi + gate phi)].
-  virtual void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out,
-                              const Tensor& grad_x) = 0;
+  // x (rows, 2h) = [value | gate]: out = gelu(gate) * value * mult_bias (h), cdf = Phi(gate),
+  // both (rows, h); an undefined mult_bias stands for ones.
+  virtual void geglu(const Tensor& x, const Tensor& mult_bias, const Tensor& out, const Tensor& cdf) = 0;
+  // grad_x (rows, 2h) from grad_out (rows, h), with g = grad_out * mult_bias:
+  // [g gelu(gate) | g value (Phi + gate phi)]; grad_mult_bias (h), when defined, is the
+  // column sum of grad_out * gelu(gate) * value.
+  virtual void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& mult_bias,
+                              const Tensor& grad_out, const Tensor& grad_x,
+                              const Tensor& grad_mult_bias) = 0;
   // Per row of x (rows, d): out = x * scale / max(||x||, eps), inv_norm = 1 / max(||x||, eps).
   virtual void rms_norm(const Tensor& x, double eps, double scale, const Tensor& out,
                         const Tensor& inv_norm) = 0;

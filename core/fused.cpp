@@ -6,22 +6,30 @@
 
 namespace moegrad::core {
 
-std::pair<Tensor, Tensor> geglu(const Tensor& x_in) {
+std::pair<Tensor, Tensor> geglu(const Tensor& x_in, const Tensor& mult_bias) {
   MOEGRAD_CHECK(is_floating(x_in.dtype()), "geglu: expected a float tensor, got ", x_in.dtype());
   MOEGRAD_CHECK(x_in.dim() >= 1 && x_in.size(-1) % 2 == 0, "geglu: the last dim of shape ", x_in.shape(),
                 " must be even (value and gate halves)");
   Tensor x = contiguous(x_in);
   Shape half = x.shape();
   half.back() /= 2;
+  if (mult_bias.defined())
+    MOEGRAD_CHECK(mult_bias.dim() == 1 && mult_bias.size(0) == half.back() && mult_bias.dtype() == x.dtype(),
+                  "geglu: mult_bias of shape ", mult_bias.shape(), " and dtype ", mult_bias.dtype(),
+                  " must be (", half.back(), ") of dtype ", x.dtype());
   Tensor out = empty(half, x.dtype(), x.backend()), cdf = empty(half, x.dtype(), x.backend());
-  x.backend().geglu(x, out, cdf);
+  x.backend().geglu(x, mult_bias.defined() ? contiguous(mult_bias) : mult_bias, out, cdf);
   return {out, cdf};
 }
 
-Tensor geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out) {
+std::pair<Tensor, Tensor> geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& mult_bias,
+                                         const Tensor& grad_out, bool with_mult_bias) {
+  MOEGRAD_CHECK(!with_mult_bias || mult_bias.defined(), "geglu_backward: a mult_bias gradient needs mult_bias");
   Tensor grad_x = empty(x.shape(), x.dtype(), x.backend());
-  x.backend().geglu_backward(contiguous(x), contiguous(cdf), contiguous(to(grad_out, x.dtype())), grad_x);
-  return grad_x;
+  Tensor grad_mb = with_mult_bias ? empty(mult_bias.shape(), x.dtype(), x.backend()) : Tensor();
+  x.backend().geglu_backward(contiguous(x), contiguous(cdf), mult_bias.defined() ? contiguous(mult_bias) : mult_bias,
+                             contiguous(to(grad_out, x.dtype())), grad_x, grad_mb);
+  return {grad_x, grad_mb};
 }
 
 std::pair<Tensor, Tensor> rms_norm(const Tensor& x_in, double eps, double scale) {

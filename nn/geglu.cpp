@@ -15,8 +15,7 @@ GEGLU::GEGLU(int64_t d, bool with_mult_bias, DType dtype) : dim(d) {
 Tensor GEGLU::forward(const Tensor& x) {
   MOEGRAD_CHECK(x.dim() >= 1 && x.size(-1) == 2 * dim, "GEGLU: input of shape ", x.shape(),
                 " must end in 2 * dim = ", 2 * dim);
-  Tensor y = geglu(x);  // fused: gelu(gate) * value in one pass
-  return mult_bias.defined() ? y * mult_bias : y;
+  return geglu(x, mult_bias);  // fused: gelu(gate) * value * mult_bias in one pass
 }
 
 }  // namespace moegrad::nn

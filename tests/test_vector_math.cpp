@@ -153,9 +153,11 @@ TEST_CASE("geglu float32 kernels agree with float64", "[core][vector_math]") {
   Tensor x64 = normal({5, 26}, 0.0, 3.0, gen, DType::f64);
   Tensor g64 = randn({5, 13}, gen, DType::f64);
   Tensor x32 = core::to(x64, DType::f32), g32 = core::to(g64, DType::f32);
-  auto [out64, cdf64] = core::geglu(x64);
-  auto [out32, cdf32] = core::geglu(x32);
-  Tensor dx64 = core::geglu_backward(x64, cdf64, g64), dx32 = core::geglu_backward(x32, cdf32, g32);
+  Tensor mb64 = normal({13}, 1.0, 0.5, gen, DType::f64), mb32 = core::to(mb64, DType::f32);
+  auto [out64, cdf64] = core::geglu(x64, mb64);
+  auto [out32, cdf32] = core::geglu(x32, mb32);
+  auto [dx64, dmb64] = core::geglu_backward(x64, cdf64, mb64, g64, true);
+  auto [dx32, dmb32] = core::geglu_backward(x32, cdf32, mb32, g32, true);
   auto close = [](const Tensor& a32, const Tensor& a64) {
     const std::vector<double> a = a32.to_vector<double>(), b = a64.to_vector<double>();
     int64_t bad = 0;
@@ -165,4 +167,5 @@ TEST_CASE("geglu float32 kernels agree with float64", "[core][vector_math]") {
   CHECK(close(cdf32, cdf64) == 0);
   CHECK(close(out32, out64) == 0);
   CHECK(close(dx32, dx64) == 0);
+  CHECK(close(dmb32, dmb64) == 0);
 }

@@ -14,7 +14,21 @@ struct GegluOp {
     return out;
   }
   TensorList backward(const OpContext& ctx, const Tensor& g) {
-    return {core::geglu_backward(ctx.saved(0), ctx.saved(1), g)};
+    return {core::geglu_backward(ctx.saved(0), ctx.saved(1), Tensor(), g, false).first};
+  }
+};
+
+// The scale rides in the kernels: no extra pass over (rows, h) forward or backward.
+struct GegluMultBiasOp {
+  Tensor forward(OpContext& ctx, const Tensor& x, const Tensor& mult_bias) {
+    auto [out, cdf] = core::geglu(x, mult_bias);
+    ctx.save_all(core::contiguous(x), cdf, mult_bias);
+    return out;
+  }
+  TensorList backward(const OpContext& ctx, const Tensor& g) {
+    auto [grad_x, grad_mb] =
+        core::geglu_backward(ctx.saved(0), ctx.saved(1), ctx.saved(2), g, ctx.needs_input_grad(1));
+    return {ctx.needs_input_grad(0) ? grad_x : Tensor(), grad_mb};
   }
 };
 
@@ -34,7 +48,9 @@ struct RmsNormalizeOp {
 
 }  // namespace
 
-Tensor geglu(const Tensor& x) { return apply<GegluOp>(x); }
+Tensor geglu(const Tensor& x, const Tensor& mult_bias) {
+  return mult_bias.defined() ? apply<GegluMultBiasOp>(x, mult_bias) : apply<GegluOp>(x);
+}
 Tensor rms_normalize(const Tensor& x, double eps, double scale) { return apply<RmsNormalizeOp>(x, eps, scale); }
 
 }  // namespace moegrad

@@ -33,9 +33,9 @@ class CpuBackend final : public Backend {
   void scatter_add(const Tensor& out, int64_t axis, const Tensor& index,
                    const Tensor& src) override;
 
-  void geglu(const Tensor& x, const Tensor& out, const Tensor& cdf) override;
-  void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out,
-                      const Tensor& grad_x) override;
+  void geglu(const Tensor& x, const Tensor& mult_bias, const Tensor& out, const Tensor& cdf) override;
+  void geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& mult_bias, const Tensor& grad_out,
+                      const Tensor& grad_x, const Tensor& grad_mult_bias) override;
   void rms_norm(const Tensor& x, double eps, double scale, const Tensor& out,
                 const Tensor& inv_norm) override;
   void rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, double scale,

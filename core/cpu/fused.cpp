@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numbers>
 #include <type_traits>
+#include <vector>
+#include <algorithm>
 
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/parallel.h"
@@ -15,78 +17,106 @@ namespace {
 constexpr double kInvSqrt2 = std::numbers::sqrt2 / 2;
 constexpr double kInvSqrt2Pi = std::numbers::inv_sqrtpi / std::numbers::sqrt2;
 
-// One row of float32 GEGLU: no libm call in the loop, so it vectorises. The pointers are
-// __restrict__ parameters because GCC 12 ignores the qualifier on block-scope pointers here
-// (it still versioned the loop with an aliasing check), but honours it on parameters.
-void geglu_row_f32(const float* __restrict__ value, const float* __restrict__ gate, float* __restrict__ cdf,
-                   float* __restrict__ out, int64_t h) {
+// Phi(z) and phi(z): float32 through vector_math.h, so the row loops below call no libm
+// function and vectorise; float64 keeps libm.
+template <typename T>
+[[gnu::always_inline]] inline T normal_cdf(T z) {
+  if constexpr (std::is_same_v<T, float>) return normal_cdf_f32(z);
+  else return T(0.5) * (T(1) + std::erf(z * T(kInvSqrt2)));
+}
+template <typename T>
+[[gnu::always_inline]] inline T normal_pdf(T z) {
+  if constexpr (std::is_same_v<T, float>) return normal_pdf_f32(z);
+  else return std::exp(T(-0.5) * z * z) * T(kInvSqrt2Pi);
+}
+
+// One row of GEGLU. The pointers are __restrict__ parameters because GCC 12 ignores the
+// qualifier on block-scope pointers here (it still versioned the loop with an aliasing
+// check), but honours it on parameters. gelu(gate) * value is formed exactly as the
+// unfused composite did, and only then scaled, so fusing the scale changes no bit.
+template <typename T, bool kScale>
+void geglu_row(const T* __restrict__ value, const T* __restrict__ gate, const T* __restrict__ scale,
+               T* __restrict__ cdf, T* __restrict__ out, int64_t h) {
   for (int64_t i = 0; i < h; ++i) {
-    const float phi = normal_cdf_f32(gate[i]);
+    const T phi = normal_cdf(gate[i]);
     cdf[i] = phi;
-    out[i] = gate[i] * phi * value[i];
+    const T y = gate[i] * phi * value[i];
+    out[i] = kScale ? y * scale[i] : y;
   }
 }
 
-void geglu_backward_row_f32(const float* __restrict__ value, const float* __restrict__ gate,
-                            const float* __restrict__ cdf, const float* __restrict__ grad_out,
-                            float* __restrict__ d_value, float* __restrict__ d_gate, int64_t h) {
+// grad_scale_acc, with kGradScale, collects grad_out * gelu(gate) * value per column in double.
+template <typename T, bool kScale, bool kGradScale>
+void geglu_backward_row(const T* __restrict__ value, const T* __restrict__ gate, const T* __restrict__ cdf,
+                        const T* __restrict__ grad_out, const T* __restrict__ scale, T* __restrict__ d_value,
+                        T* __restrict__ d_gate, double* __restrict__ grad_scale_acc, int64_t h) {
   for (int64_t i = 0; i < h; ++i) {
-    const float z = gate[i], phi_cdf = cdf[i], g = grad_out[i];
+    const T z = gate[i], phi_cdf = cdf[i];
+    const T g = kScale ? grad_out[i] * scale[i] : grad_out[i];
     d_value[i] = g * z * phi_cdf;
-    d_gate[i] = g * value[i] * (phi_cdf + z * normal_pdf_f32(z));
+    d_gate[i] = g * value[i] * (phi_cdf + z * normal_pdf(z));
+    if constexpr (kGradScale) grad_scale_acc[i] += static_cast<double>(grad_out[i] * (z * phi_cdf * value[i]));
   }
 }
+
+// Rows per block of the GEGLU loops: the unit of thread splitting, and of the partial
+// column sums of the mult_bias gradient (summed in block order, so the result does not
+// depend on the thread count).
+int64_t geglu_block_rows(int64_t h) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)); }
+
 }  // namespace
 
-void CpuBackend::geglu(const Tensor& x, const Tensor& out, const Tensor& cdf) {
+void CpuBackend::geglu(const Tensor& x, const Tensor& mult_bias, const Tensor& out, const Tensor& cdf) {
   dispatch_float(x.dtype(), "geglu", [&]<typename T>() {
     const int64_t h = out.size(-1), rows = out.numel() / std::max<int64_t>(h, 1);
     const T* xp = x.data_ptr<T>();
+    const T* sp = mult_bias.defined() ? mult_bias.data_ptr<T>() : nullptr;
     T* op = out.data_ptr<T>();
     T* cp = cdf.data_ptr<T>();
-    parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)), [&](int64_t r0, int64_t r1) {
+    parallel_for(rows, geglu_block_rows(h), [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const T* value = xp + r * 2 * h;
-        const T* gate = value + h;
-        if constexpr (std::is_same_v<T, float>) {
-          geglu_row_f32(value, gate, cp + r * h, op + r * h, h);
-        } else {
-          for (int64_t i = 0; i < h; ++i) {
-            const T phi = T(0.5) * (T(1) + std::erf(gate[i] * T(kInvSqrt2)));
-            cp[r * h + i] = phi;
-            op[r * h + i] = gate[i] * phi * value[i];
-          }
-        }
+        if (sp) geglu_row<T, true>(value, value + h, sp, cp + r * h, op + r * h, h);
+        else geglu_row<T, false>(value, value + h, sp, cp + r * h, op + r * h, h);
       }
     });
   });
 }
 
-void CpuBackend::geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& grad_out, const Tensor& grad_x) {
+void CpuBackend::geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& mult_bias, const Tensor& grad_out,
+                                const Tensor& grad_x, const Tensor& grad_mult_bias) {
   dispatch_float(x.dtype(), "geglu_backward", [&]<typename T>() {
     const int64_t h = cdf.size(-1), rows = cdf.numel() / std::max<int64_t>(h, 1);
     const T* xp = x.data_ptr<T>();
     const T* cp = cdf.data_ptr<T>();
     const T* gp = grad_out.data_ptr<T>();
+    const T* sp = mult_bias.defined() ? mult_bias.data_ptr<T>() : nullptr;
     T* dp = grad_x.data_ptr<T>();
-    parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(h, 1)), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* value = xp + r * 2 * h;
-        const T* gate = value + h;
-        T* d_value = dp + r * 2 * h;
-        T* d_gate = d_value + h;
-        if constexpr (std::is_same_v<T, float>) {
-          geglu_backward_row_f32(value, gate, cp + r * h, gp + r * h, d_value, d_gate, h);
-        } else {
-          for (int64_t i = 0; i < h; ++i) {
-            const T z = gate[i], phi_cdf = cp[r * h + i], g = gp[r * h + i];
-            const T pdf = std::exp(T(-0.5) * z * z) * T(kInvSqrt2Pi);
-            d_value[i] = g * z * phi_cdf;
-            d_gate[i] = g * value[i] * (phi_cdf + z * pdf);
-          }
+    const bool with_grad_scale = grad_mult_bias.defined();
+    const int64_t block = geglu_block_rows(h), blocks = (rows + block - 1) / block;
+    std::vector<double> partial(with_grad_scale ? blocks * h : 0, 0.0);
+    parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        double* acc = with_grad_scale ? partial.data() + b * h : nullptr;
+        for (int64_t r = b * block; r < std::min(rows, (b + 1) * block); ++r) {
+          const T* value = xp + r * 2 * h;
+          const T* gate = value + h;
+          T* d_value = dp + r * 2 * h;
+          const T* g = gp + r * h;
+          if (with_grad_scale) geglu_backward_row<T, true, true>(value, gate, cp + r * h, g, sp, d_value, d_value + h, acc, h);
+          else if (sp) geglu_backward_row<T, true, false>(value, gate, cp + r * h, g, sp, d_value, d_value + h, acc, h);
+          else geglu_backward_row<T, false, false>(value, gate, cp + r * h, g, sp, d_value, d_value + h, acc, h);
         }
       }
     });
+    if (with_grad_scale) {
+      T* gs = grad_mult_bias.data_ptr<T>();
+      for (int64_t i = 0; i < h; ++i) {
+        double total = 0;
+        for (int64_t b = 0; b < blocks; ++b) total += partial[b * h + i];
+        gs[i] = static_cast<T>(total);
+      }
+    }
   });
 }
 
