@@ -176,7 +176,19 @@ bool sum_contiguous(const Tensor& x, const Axes& axes, const Tensor& out) {
     parallel_for(blocks, std::max<int64_t>(1, kParallelGrain / (kSumBlockRows * kept)), [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         A* acc = partial.data() + b * kept;
-        for (int64_t r = b * kSumBlockRows; r < std::min(reduced, (b + 1) * kSumBlockRows); ++r) {
+        const int64_t r0 = b * kSumBlockRows, r1 = std::min(reduced, (b + 1) * kSumBlockRows);
+        if (kept == 1) {
+          // A full sum: 8 interleaved accumulators break the add-latency chain (and
+          // vectorise), combined in a fixed order.
+          A lane[8] = {};
+          int64_t r = r0;
+          for (; r + 8 <= r1; r += 8)
+            for (int l = 0; l < 8; ++l) lane[l] += static_cast<A>(xp[r + l]);
+          for (; r < r1; ++r) lane[0] += static_cast<A>(xp[r]);
+          acc[0] = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+          continue;
+        }
+        for (int64_t r = r0; r < r1; ++r) {
           const T* row = xp + r * kept;
           for (int64_t j = 0; j < kept; ++j) acc[j] += static_cast<A>(row[j]);
         }
