@@ -224,9 +224,34 @@ bool sum_contiguous(const Tensor& x, const Axes& axes, const Tensor& out) {
 
 }  // namespace
 
+// max or min of a whole contiguous tensor in one plain pass (index bounds checks run this
+// on every gather and scatter); NaN wins, as in the generic path.
+template <typename T>
+bool extremum_contiguous(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& out) {
+  if (!x.is_contiguous() || static_cast<int64_t>(axes.size()) != x.dim() || x.numel() == 0) return false;
+  if constexpr (std::is_same_v<T, bool>) {
+    return false;
+  } else {
+    const T* __restrict__ xp = x.data_ptr<T>();
+    const int64_t n = x.numel();
+    T best = xp[0];
+    bool nan = false;
+    if (op == ReduceOp::max) {
+      for (int64_t i = 0; i < n; ++i) best = xp[i] > best ? xp[i] : best;
+    } else {
+      for (int64_t i = 0; i < n; ++i) best = xp[i] < best ? xp[i] : best;
+    }
+    if constexpr (std::is_floating_point_v<T>)
+      for (int64_t i = 0; i < n; ++i) nan = nan || xp[i] != xp[i];
+    *base_ptr<T>(out) = nan ? std::numeric_limits<T>::quiet_NaN() : best;
+    return true;
+  }
+}
+
 void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Axes& axes, const Tensor& out) {
   dispatch_all(x.dtype(), [&]<typename T>() {
     if (op == ReduceOp::sum && sum_contiguous<T>(x, axes, out)) return;
+    if ((op == ReduceOp::max || op == ReduceOp::min) && extremum_contiguous<T>(op, x, axes, out)) return;
     reduce_typed<T>(op, x, axes, out);
   });
 }
