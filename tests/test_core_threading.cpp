@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/core.h"
+#include "core/cpu/strided_loop.h"
 #include "core/threading.h"
 
 using namespace moegrad;
@@ -18,6 +19,9 @@ namespace {
 struct ThreadsGuard {
   ~ThreadsGuard() { set_num_threads(1); }
 };
+
+// Every tensor below has at least this many elements, so the split paths really run.
+constexpr int64_t kSplit = 2 * cpu::kParallelGrain;
 
 // The results of `compute` on 1 thread, compared bit for bit with those on 2 and 3.
 void require_thread_invariant(const std::string& what, const std::function<std::vector<Tensor>()>& compute) {
@@ -41,22 +45,23 @@ void require_thread_invariant(const std::string& what, const std::function<std::
 TEST_CASE("elementwise kernels give the same bits on 1, 2 and 3 threads", "[core][threading]") {
   Generator gen(41);
   for (DType dt : {DType::f32, DType::f64}) {
-    Tensor a = randn({700, 300}, gen, dt), b = randn({700, 300}, gen, dt), row = randn({300}, gen, dt);
-    Tensor at = core::transpose(randn({300, 700}, gen, dt), 0, 1);  // (700, 300), not contiguous
-    Tensor flat = randn({200001}, gen, dt);                          // one long row, odd length
+    Tensor a = randn({2048, 256}, gen, dt), b = randn({2048, 256}, gen, dt), row = randn({256}, gen, dt);
+    Tensor at = core::transpose(randn({256, 2048}, gen, dt), 0, 1);  // (2048, 256), not contiguous
+    Tensor flat = randn({kSplit + 1}, gen, dt);                      // one long row, odd length
+    REQUIRE(a.numel() >= kSplit);
     require_thread_invariant(str_cat("elementwise ", dtype_name(dt)), [&] {
-      Tensor view = zeros({700, 600}, dt);
-      core::copy_(core::slice(view, 1, 0, 600, 2), at);  // assignment into a strided view
+      Tensor view = zeros({2048, 512}, dt);
+      core::copy_(core::slice(view, 1, 0, 512, 2), at);  // assignment into a strided view
       return std::vector<Tensor>{
           core::binary(BinaryOp::add, a, b),
-          core::binary(BinaryOp::mul, a, core::expand(row, {700, 300})),
+          core::binary(BinaryOp::mul, a, core::expand(row, {2048, 256})),
           core::binary(BinaryOp::sub, at, a),
           core::binary(BinaryOp::gt, a, b),
           core::unary(UnaryOp::exp, at),
           core::unary(UnaryOp::tanh, flat),
           core::where(core::binary(BinaryOp::gt, a, b), a, at),
           core::contiguous(at),
-          full({700, 300}, 0.25, dt),
+          full({2048, 256}, 0.25, dt),
           view,
       };
     });
@@ -65,9 +70,11 @@ TEST_CASE("elementwise kernels give the same bits on 1, 2 and 3 threads", "[core
 
 TEST_CASE("sums give the same bits on 1, 2 and 3 threads and match a double loop", "[core][threading]") {
   Generator gen(42);
-  const std::vector<Shape> shapes{{70000, 3}, {5000, 40}, {300, 700}, {3, 70000}, {200001}};
+  // Few long columns, a block of columns, many columns, few long rows, one long row.
+  const std::vector<Shape> shapes{{kSplit, 3}, {8000, 40}, {300, 4000}, {3, 200000}, {2 * kSplit + 1}};
   for (const Shape& shape : shapes) {
     Tensor x = randn(shape, gen, DType::f32);
+    REQUIRE(x.numel() >= kSplit);
     const int64_t rows = shape[0], cols = shape.size() > 1 ? shape[1] : 1;
     require_thread_invariant("sum of shape " + str_cat(shape), [&] {
       std::vector<Tensor> out{core::sum(x)};
@@ -93,5 +100,18 @@ TEST_CASE("sums give the same bits on 1, 2 and 3 threads and match a double loop
       const std::vector<double> got = core::sum(x, {0}).to_vector<double>();
       for (int64_t c = 0; c < cols; ++c) CHECK(got[c] == static_cast<double>(static_cast<float>(col[c])));
     }
+  }
+}
+
+TEST_CASE("GEGLU kernels and their mult_bias gradient give the same bits on 1, 2 and 3 threads",
+          "[core][threading]") {
+  Generator gen(43);
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor x = randn({4096, 128}, gen, dt), mb = randn({64}, gen, dt), g = randn({4096, 64}, gen, dt);
+    require_thread_invariant(str_cat("geglu ", dtype_name(dt)), [&] {
+      auto [out, cdf] = core::geglu(x, mb);
+      auto [dx, dmb] = core::geglu_backward(x, cdf, mb, g, true);
+      return std::vector<Tensor>{out, cdf, dx, dmb};
+    });
   }
 }
