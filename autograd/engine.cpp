@@ -55,6 +55,17 @@ AccumulateGrad::AccumulateGrad(Tensor leaf) : leaf_(std::move(leaf)) {
   retained.resize(1);
 }
 
+namespace {
+// Whether nothing but the engine's gradient list and `g` can reach g's memory, so the leaf
+// may keep that buffer instead of a copy of it: no other handle (an op may hand one gradient
+// to several inputs), no view, no larger buffer kept alive, and the leaf's own layout.
+bool gradient_is_exclusive(const Tensor& g, const Tensor& leaf) {
+  return g.handle_count() == 2 && g.storage().use_count() == 1 && g.autograd_meta() == nullptr &&
+         g.is_contiguous() && g.offset() == 0 && g.shape() == leaf.shape() && g.dtype() == leaf.dtype() &&
+         g.storage()->nbytes() == static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
+}
+}  // namespace
+
 TensorList AccumulateGrad::apply(const TensorList& grads) {
   Tensor g = grads[0];
   AutogradMeta& m = autograd_meta(leaf_);
@@ -63,6 +74,7 @@ TensorList AccumulateGrad::apply(const TensorList& grads) {
     if (r.defined()) g = r;
   }
   if (m.grad.defined()) core::binary_(BinaryOp::add, m.grad, g);
+  else if (gradient_is_exclusive(g, leaf_)) m.grad = core::alias(g);  // the engine drops its handle next
   else m.grad = core::clone(g);  // owned, so later in-place accumulation touches nothing else
   return {};
 }

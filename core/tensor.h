@@ -65,6 +65,8 @@ class Tensor {
   // Identity: two handles to the same tensor.
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
   TensorImpl* impl_ptr() const { return impl_.get(); }
+  // How many handles share this tensor (not counting views, which share only its storage).
+  long handle_count() const { return impl_.use_count(); }
   std::weak_ptr<TensorImpl> weak() const { return impl_; }
 
   AutogradMeta* autograd_meta() const { return impl().autograd_meta.get(); }

@@ -24,6 +24,24 @@ TEST_CASE("backward accumulates into leaves across calls", "[autograd]") {
   CHECK_FALSE(grad(x).defined());
 }
 
+TEST_CASE("leaves keep gradients of their own: taken buffers are never shared", "[autograd]") {
+  // x + y hands one gradient tensor to both leaves; each must end up with its own memory.
+  Tensor x = leaf({1, 2, 3}), y = leaf({4, 5, 6});
+  backward(sum(x + y));
+  CHECK(grad(x).storage() != grad(y).storage());
+  backward(sum(x * 2.0));  // accumulates into x's gradient in place
+  CHECK(values(grad(x)) == std::vector<double>{3, 3, 3});
+  CHECK(values(grad(y)) == std::vector<double>{1, 1, 1});
+  // A gradient the user still holds (the upstream one of a leaf root) is copied, not taken.
+  Tensor w = leaf({1, 2});
+  Tensor upstream = tensor({10, 20}, {2});
+  backward(w, upstream);
+  CHECK(grad(w).storage() != upstream.storage());
+  backward(w, upstream);
+  CHECK(values(upstream) == std::vector<double>{10, 20});
+  CHECK(values(grad(w)) == std::vector<double>{20, 40});
+}
+
 TEST_CASE("a tensor used twice gets both contributions (diamond graph)", "[autograd]") {
   Tensor x = leaf({2});
   Tensor a = x * x;     // 2x
