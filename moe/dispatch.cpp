@@ -2,6 +2,7 @@
 
 #include "autograd/autograd.h"
 #include "core/core.h"
+#include "moe/grouped_experts.h"
 
 namespace moegrad::moe {
 
@@ -73,7 +74,11 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
   TensorList expert_out;
   {
     PhaseClock clock(slot(times, &PhaseTimes::experts));
-    for (size_t i = 0; i < experts.size(); ++i) expert_out.push_back(experts[i].forward(expert_in[i]));
+    if (can_group_experts(experts)) {
+      expert_out = grouped_experts_forward(experts, expert_in);
+    } else {
+      for (size_t i = 0; i < experts.size(); ++i) expert_out.push_back(experts[i].forward(expert_in[i]));
+    }
   }
   PhaseClock clock(slot(times, &PhaseTimes::combine));
   Tensor all = cat(expert_out, 0) * unsqueeze(index_select(gates, 0, entries), -1);

@@ -1,8 +1,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/cpu/blas_threads.h"
+#include "core/cpu/parallel.h"
 #include "core/error.h"
 #include "core/threading.h"
 
@@ -10,7 +12,8 @@ namespace moegrad {
 
 namespace {
 int g_threads = 1;
-int g_blas_threads = -1;  // what OpenBLAS was last told; -1 before the first call
+std::atomic<int> g_blas_threads{-1};  // what OpenBLAS was last told; -1 before the first call
+thread_local int t_serial_depth = 0;
 }
 
 void set_num_threads(int n) {
@@ -19,7 +22,19 @@ void set_num_threads(int n) {
   cpu::use_blas_threads(n);
 }
 
-int num_threads() { return g_threads; }
+int num_threads() { return t_serial_depth > 0 ? 1 : g_threads; }
+
+SerialThreadsGuard::SerialThreadsGuard() { ++t_serial_depth; }
+SerialThreadsGuard::~SerialThreadsGuard() { --t_serial_depth; }
+
+void parallel_tasks(int64_t n, const std::function<void(int64_t)>& task) {
+  // Told on this thread before the tasks start, so the tasks' gemms never change it.
+  cpu::use_blas_threads(1);
+  cpu::parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+    SerialThreadsGuard serial;
+    for (int64_t t = t0; t < t1; ++t) task(t);
+  });
+}
 
 namespace cpu {
 

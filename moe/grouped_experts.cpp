@@ -1,0 +1,128 @@
+#include "moe/grouped_experts.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "autograd/autograd.h"
+#include "core/core.h"
+#include "core/threading.h"
+#include "nn/geglu.h"
+#include "nn/linear.h"
+
+namespace moegrad::moe {
+
+namespace {
+
+struct ExpertWeights {
+  Tensor w1, b1, mult_bias, w2, b2;  // mult_bias undefined without one
+};
+
+ExpertWeights weights_of(const Expert& e) {
+  const auto& in = static_cast<const nn::Linear&>(*(*e.net)[0]);
+  const auto& act = static_cast<const nn::GEGLU&>(*(*e.net)[1]);
+  const auto& out = static_cast<const nn::Linear&>(*(*e.net)[2]);
+  return {in.weight, in.bias, act.mult_bias, out.weight, out.bias};
+}
+
+// Experts dealt to threads, largest first onto the least loaded, so the threads finish
+// together even when the routing is uneven.
+std::vector<std::vector<size_t>> deal(const std::vector<int64_t>& rows, int threads) {
+  std::vector<size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a] > rows[b]; });
+  std::vector<std::vector<size_t>> lanes(threads);
+  std::vector<int64_t> load(threads, 0);
+  for (size_t i : order) {
+    const size_t t = std::min_element(load.begin(), load.end()) - load.begin();
+    lanes[t].push_back(i);
+    load[t] += rows[i] + 1;  // +1: an empty expert still costs a little
+  }
+  return lanes;
+}
+
+// Runs f(i) for every expert, one lane of experts per thread, each lane single-threaded.
+template <typename F>
+void for_each_expert_in_lanes(const std::vector<int64_t>& rows, F f) {
+  const auto lanes = deal(rows, num_threads());
+  parallel_tasks(static_cast<int64_t>(lanes.size()), [&](int64_t lane) {
+    for (size_t i : lanes[lane]) f(i);
+  });
+}
+
+// Inputs, in order: the E expert inputs, then per expert w1, b1, [mult_bias,] w2, b2.
+struct GroupedExpertsOp {
+  size_t experts = 0;
+  bool with_mult_bias = true;
+  std::vector<int64_t> rows;
+
+  TensorList forward(OpContext& ctx, const TensorList& xs, const TensorList& params, bool mult_bias) {
+    experts = xs.size();
+    with_mult_bias = mult_bias;
+    const size_t per = mult_bias ? 5 : 4;
+    for (const Tensor& x : xs) rows.push_back(x.size(0));
+    TensorList out(experts), hidden(experts), cdf(experts), act(experts);
+    for_each_expert_in_lanes(rows, [&](size_t i) {
+      const Tensor* p = &params[i * per];
+      const Tensor mb = mult_bias ? p[2] : Tensor();
+      hidden[i] = core::linear(xs[i], p[0], p[1]);
+      std::tie(act[i], cdf[i]) = core::geglu(hidden[i], mb);
+      out[i] = core::linear(act[i], p[per - 2], p[per - 1]);
+    });
+    for (size_t i = 0; i < experts; ++i) ctx.save_all(xs[i], hidden[i], cdf[i], act[i]);
+    for (const Tensor& p : params) ctx.save(p);
+    return out;
+  }
+
+  TensorList backward(const OpContext& ctx, const TensorList& grads) {
+    const size_t per = with_mult_bias ? 5 : 4;
+    TensorList result(experts + experts * per);
+    for_each_expert_in_lanes(rows, [&](size_t i) {
+      const Tensor &x = ctx.saved(4 * i), &h = ctx.saved(4 * i + 1), &cdf = ctx.saved(4 * i + 2);
+      const Tensor& a = ctx.saved(4 * i + 3);
+      auto param = [&](size_t k) -> const Tensor& { return ctx.saved(4 * experts + i * per + k); };
+      const Tensor& w2 = param(per - 2);
+      const Tensor& g = grads[i];
+      const size_t at = experts + i * per;  // this expert's parameter gradients
+      result[at + per - 1] = core::sum(g, {0}, /*keepdim=*/false);
+      result[at + per - 2] = core::matmul(core::transpose(g, 0, 1), a);
+      // With the dispatch weight's straight-through gradient, the input needs its gradient too.
+      Tensor ga = core::matmul(g, w2);
+      auto [gh, gmb] = core::geglu_backward(h, cdf, with_mult_bias ? param(2) : Tensor(), ga, with_mult_bias);
+      if (with_mult_bias) result[at + 2] = gmb;
+      result[at + 1] = core::sum(gh, {0}, /*keepdim=*/false);
+      result[at] = core::matmul(core::transpose(gh, 0, 1), x);
+      if (ctx.needs_input_grad(i)) result[i] = core::matmul(gh, param(0));
+    });
+    return result;
+  }
+};
+
+}  // namespace
+
+bool can_group_experts(const Experts& experts) {
+  if (num_threads() < 2) return false;
+  for (size_t i = 0; i < experts.size(); ++i)
+    if (experts[i].options.prenorm) return false;
+  return true;
+}
+
+TensorList grouped_experts_forward(Experts& experts, const TensorList& inputs) {
+  MOEGRAD_CHECK(inputs.size() == experts.size(), "grouped_experts_forward: ", inputs.size(),
+                " inputs for ", experts.size(), " experts");
+  const bool mult_bias = experts[0].options.mult_bias;
+  TensorList params;
+  for (size_t i = 0; i < experts.size(); ++i) {
+    MOEGRAD_CHECK(!experts[i].options.prenorm && experts[i].options.mult_bias == mult_bias,
+                  "grouped_experts_forward: expert ", i, " differs in prenorm or mult_bias");
+    MOEGRAD_CHECK(inputs[i].dim() == 2 && inputs[i].size(1) == experts[i].options.dim,
+                  "grouped_experts_forward: input ", i, " of shape ", inputs[i].shape(), " is not (rows, ",
+                  experts[i].options.dim, ")");
+    const ExpertWeights w = weights_of(experts[i]);
+    params.insert(params.end(), {w.w1, w.b1});
+    if (mult_bias) params.push_back(w.mult_bias);
+    params.insert(params.end(), {w.w2, w.b2});
+  }
+  return apply<GroupedExpertsOp>(inputs, params, mult_bias);
+}
+
+}  // namespace moegrad::moe
