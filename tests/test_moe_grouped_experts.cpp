@@ -97,6 +97,8 @@ TEST_CASE("grouped experts: gradcheck on two threads", "[moe][gradcheck][threadi
   CHECK(r.ok);
 }
 
+// At these sizes every gemm runs on one OpenBLAS thread (matmul.cpp), whose results are the
+// only ones that can be compared bit for bit across thread counts.
 TEST_CASE("an MoE layer on two threads matches one thread", "[moe][threading]") {
   ThreadsGuard guard;
   auto run = [](int threads) {
