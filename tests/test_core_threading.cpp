@@ -115,3 +115,20 @@ TEST_CASE("GEGLU kernels and their mult_bias gradient give the same bits on 1, 2
     });
   }
 }
+
+TEST_CASE("parallel_tasks runs every task once, single-threaded, and passes errors on", "[core][threading]") {
+  ThreadsGuard guard;
+  set_num_threads(2);
+  std::vector<int> runs(7, 0), inner_threads(7, 0);
+  parallel_tasks(7, [&](int64_t t) {
+    ++runs[t];
+    inner_threads[t] = num_threads();
+  });
+  CHECK(runs == std::vector<int>(7, 1));
+  CHECK(inner_threads == std::vector<int>(7, 1));
+  CHECK(num_threads() == 2);
+  CHECK_THROWS_WITH(parallel_tasks(4, [](int64_t t) {
+                      if (t == 3) throw Error("task 3 failed");
+                    }),
+                    Catch::Contains("task 3 failed"));
+}

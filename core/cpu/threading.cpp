@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <mutex>
 
 #include "core/cpu/blas_threads.h"
 #include "core/cpu/parallel.h"
@@ -30,10 +32,20 @@ SerialThreadsGuard::~SerialThreadsGuard() { --t_serial_depth; }
 void parallel_tasks(int64_t n, const std::function<void(int64_t)>& task) {
   // Told on this thread before the tasks start, so the tasks' gemms never change it.
   cpu::use_blas_threads(1);
+  // A task that throws on a worker thread must not end the process: the first error is
+  // rethrown here, once every task has stopped.
+  std::mutex mu;
+  std::exception_ptr error;
   cpu::parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
     SerialThreadsGuard serial;
-    for (int64_t t = t0; t < t1; ++t) task(t);
+    try {
+      for (int64_t t = t0; t < t1; ++t) task(t);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!error) error = std::current_exception();
+    }
   });
+  if (error) std::rethrow_exception(error);
 }
 
 namespace cpu {
