@@ -95,6 +95,21 @@ TEST_CASE("same config and seed give the same numbers", "[train][slow]") {
   for (auto& d : {a, b, c}) fs::remove_all(d);
 }
 
+TEST_CASE("moegrad train on 2 threads trains, and is deterministic at that thread count", "[train][slow]") {
+  fs::path a = fresh_dir("run_threads_a"), b = fresh_dir("run_threads_b");
+  auto args = [&](const fs::path& out) {
+    std::vector<std::string> v{"train", kToy, "--threads", "2", "--out", out.string()};
+    for (const std::string& o : short_run()) v.insert(v.end(), {"--set", o});
+    return v;
+  };
+  REQUIRE(run_moegrad(args(a)) == 0);
+  REQUIRE(run_moegrad(args(b)) == 0);
+  CHECK(tensor_bytes(checkpoint_path((a / "checkpoints").string(), 40)) ==
+        tensor_bytes(checkpoint_path((b / "checkpoints").string(), 40)));
+  CHECK(run_moegrad({"train", kToy, "--threads", "0", "--out", fresh_dir("run_threads_zero").string()}) == 2);
+  for (auto& d : {a, b}) fs::remove_all(d);
+}
+
 TEST_CASE("a run killed with SIGKILL resumes to bit-identical weights", "[train][slow]") {
   const std::vector<std::string> o = short_run({"train.steps=120", "train.checkpoint_interval=5"});
   fs::path whole = fresh_dir("run_whole"), killed = fresh_dir("run_killed");

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/threading.h"
 #include "train/bench.h"
 #include "train/config.h"
 #include "train/mlp_demo.h"
@@ -86,6 +87,11 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--set", targs.overrides, "override a key: --set optim.lr=0.01 (repeatable)");
   train_cmd->add_option("--out", targs.out_dir, "output folder (default runs/<config>-<time>); must be new");
   train_cmd->add_option("--resume", targs.resume, "continue a run: its folder or one of its checkpoints");
+  // Not part of the config: results are bit-reproducible at one thread count, and a run may
+  // be resumed on another machine; OpenBLAS's sums differ in the last bits between counts.
+  int train_threads = 1;
+  train_cmd->add_option("--threads", train_threads, "threads for kernels and OpenBLAS (default 1)")
+      ->check(CLI::PositiveNumber);
 
   std::string eval_config, eval_checkpoint;
   std::vector<std::string> eval_overrides;
@@ -93,6 +99,9 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("config", eval_config, "YAML config of the run")->required();
   eval_cmd->add_option("--checkpoint", eval_checkpoint, "checkpoint .safetensors")->required();
   eval_cmd->add_option("--set", eval_overrides, "override a key (as for train)");
+  int eval_threads = 1;
+  eval_cmd->add_option("--threads", eval_threads, "threads for kernels and OpenBLAS (default 1)")
+      ->check(CLI::PositiveNumber);
 
   std::string check_path;
   std::vector<std::string> check_overrides;
@@ -138,10 +147,12 @@ int main(int argc, char** argv) {
     if (*demo_cmd) return run_demo(demo, check);
     if (*parity_cmd) return run_parity(parity_files, parity_dtype, parity_dispatch);
     if (*train_cmd) {
+      set_num_threads(train_threads);
       targs.interactive = ::isatty(STDOUT_FILENO) == 1;
       return run_train(targs);
     }
     if (*eval_cmd) {
+      set_num_threads(eval_threads);
       std::cout << train::evaluate_checkpoint(eval_config, eval_overrides, eval_checkpoint).dump() << "\n";
       return 0;
     }
