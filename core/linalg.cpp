@@ -31,10 +31,6 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-}  // namespace moegrad::core
-
-namespace moegrad::core {
-
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   MOEGRAD_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
                 "linear: expected x (rows, in) and weight (out, in), got ", x.shape(), " and ",

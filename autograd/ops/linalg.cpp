@@ -23,7 +23,8 @@ struct MatmulOp {
   }
 };
 
-// x (rows, in), weight (out, in), bias (out): the bias rides in the gemm (core::linear).
+// x (rows, in), weight (out, in), bias (out) or undefined: the bias rides in the gemm
+// (core::linear).
 struct LinearOp {
   Tensor forward(OpContext& ctx, const Tensor& x, const Tensor& weight, const Tensor& bias) {
     ctx.save_all(x, weight);
@@ -38,19 +39,6 @@ struct LinearOp {
   }
 };
 
-struct LinearNoBiasOp {
-  Tensor forward(OpContext& ctx, const Tensor& x, const Tensor& weight) {
-    ctx.save_all(x, weight);
-    return core::linear(x, weight, Tensor());
-  }
-  TensorList backward(const OpContext& ctx, const Tensor& g) {
-    const Tensor& x = ctx.saved(0);
-    const Tensor& w = ctx.saved(1);
-    return {ctx.needs_input_grad(0) ? core::matmul(g, w) : Tensor(),
-            ctx.needs_input_grad(1) ? core::matmul(core::transpose(g, 0, 1), x) : Tensor()};
-  }
-};
-
 }  // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
@@ -60,8 +48,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape(x.shape().begin(), x.shape().end() - 1);
   out_shape.push_back(weight.size(0));
   Tensor rows = reshape(x, {-1, x.size(-1)});
-  Tensor y = bias.defined() ? apply<LinearOp>(rows, weight, bias) : apply<LinearNoBiasOp>(rows, weight);
-  return reshape(y, out_shape);
+  return reshape(apply<LinearOp>(rows, weight, bias), out_shape);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -21,7 +21,7 @@ namespace cpu {
 
 namespace {
 
-// Freed blocks are kept by exact (rounded) size and handed out again: a training step
+// Freed blocks are kept by their rounded size class and handed out again: a training step
 // allocates the same shapes every time, and reusing them saves the page faults and
 // zeroing that fresh large allocations cost. Bounded, so a changing workload cannot
 // hoard memory; the bound holds a whole step of the L benchmark (about 1.2 GiB of
@@ -102,10 +102,10 @@ void CpuBackend::copy(const Tensor& src, const Tensor& out) {
       const S* sp = base_ptr<S>(src);
       D* op = base_ptr<D>(out);
       parallel_for_each_row<2>(out.shape(), {&src.strides(), &out.strides()}, {src.offset(), out.offset()},
-                      [&](Offsets<2> off, int64_t n, const Offsets<2>& st) {
-                        for (int64_t i = 0; i < n; ++i)
-                          op[off[1] + i * st[1]] = static_cast<D>(sp[off[0] + i * st[0]]);
-                      });
+                               [&](Offsets<2> off, int64_t n, const Offsets<2>& st) {
+                                 for (int64_t i = 0; i < n; ++i)
+                                   op[off[1] + i * st[1]] = static_cast<D>(sp[off[0] + i * st[0]]);
+                               });
     });
   });
 }
@@ -115,9 +115,9 @@ void CpuBackend::fill(const Tensor& out, double value) {
     D v = static_cast<D>(value);
     D* op = base_ptr<D>(out);
     parallel_for_each_row<1>(out.shape(), {&out.strides()}, {out.offset()},
-                    [&](Offsets<1> off, int64_t n, const Offsets<1>& st) {
-                      for (int64_t i = 0; i < n; ++i) op[off[0] + i * st[0]] = v;
-                    });
+                             [&](Offsets<1> off, int64_t n, const Offsets<1>& st) {
+                               for (int64_t i = 0; i < n; ++i) op[off[0] + i * st[0]] = v;
+                             });
   });
 }
 
