@@ -216,13 +216,6 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(str_cat("cannot read ", path, ": ", std::strerror(errno)));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(str_cat("cannot read ", path));
-  return bytes;
-}
 
 void save_safetensors(const std::string& path, const StateDict& tensors, const Metadata& metadata) {
   write_file_atomic(path, serialize_safetensors(tensors, metadata));

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/file_read.h"
 #include "nn/state_dict.h"
 
 namespace moegrad::nn {
@@ -30,6 +31,7 @@ SafetensorsContents load_safetensors(const std::string& path);
 
 // Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync of the folder).
 void write_file_atomic(const std::string& path, std::string_view bytes);
-std::string read_file(const std::string& path);
+// Bounded, regular files only (core/file_read.h).
+using moegrad::read_file;
 
 }  // namespace moegrad::nn

@@ -66,7 +66,7 @@ TEST_CASE("parity explains unreadable or unknown files", "[moe][parity]") {
     CHECK_FALSE(r.ok);
     return r.error;
   };
-  CHECK_THAT(error_of("/nonexistent/x.safetensors"), Catch::Contains("cannot read /nonexistent/x.safetensors"));
+  CHECK_THAT(error_of("/nonexistent/x.safetensors"), Catch::Contains("/nonexistent/x.safetensors: cannot be read"));
   fs::path junk = scratch() / "junk.safetensors";
   nn::write_file_atomic(junk.string(), "not a safetensors file at all");
   CHECK_THAT(error_of(junk.string()), Catch::Contains("junk.safetensors") && Catch::Contains("header length"));
