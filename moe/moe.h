@@ -1,5 +1,5 @@
 #pragma once
-// MoE and SparseMoEBlock (st-moe-pytorch, MOE_SPEC.md).
+// MoE and SparseMoEBlock (st-moe-pytorch; semantics in docs/moe_semantics.md).
 #include <memory>
 #include <optional>
 

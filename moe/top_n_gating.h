@@ -1,5 +1,5 @@
 #pragma once
-// TopNGating (st-moe-pytorch, MOE_SPEC.md): top-n routing with threshold routing,
+// TopNGating (st-moe-pytorch; semantics in docs/moe_semantics.md): top-n routing with threshold routing,
 // expert capacity, a balance loss and a router z-loss. The routing decision is kept in a
 // Routing value that tests and the trainer can inspect; the dense dispatch and combine
 // tensors of the spec are built from it on request.
