@@ -12,7 +12,12 @@ namespace moegrad::moe {
 
 void ExpertOptions::validate() const {
   if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
-  if (!(hidden_mult > 0)) throw ConfigError("hidden_mult", str_cat("must be positive, got ", hidden_mult));
+  if (!(hidden_mult > 0) || !std::isfinite(hidden_mult))
+    throw ConfigError("hidden_mult", str_cat("must be a finite positive number, got ", hidden_mult));
+  // hidden() casts to int64: a width past 2^53 is no model, and past 2^63 the cast is undefined.
+  if (static_cast<double>(dim) * hidden_mult * 2.0 / 3.0 > 9.0e15)
+    throw ConfigError("hidden_mult", str_cat("gives a hidden width int(dim * hidden_mult * 2 / 3) of ",
+                                             static_cast<double>(dim) * hidden_mult * 2.0 / 3.0, ", beyond any model"));
   if (hidden() < 1)
     throw ConfigError("hidden_mult", str_cat("gives a hidden width int(dim * hidden_mult * 2 / 3) = ",
                                              hidden(), " < 1"));

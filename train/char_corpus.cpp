@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <initializer_list>
 #include <iterator>
 #include <string_view>
 #include <utility>
+
+#include "core/file_read.h"
 
 #include "core/creation.h"
 #include "core/error.h"
@@ -173,18 +174,23 @@ int hex_value(char c) {
 // Both splits must hold seq_len + 2 characters; returns text so that the delegating
 // constructor reports a short text before building a vocabulary from it.
 const std::string& checked_text(const std::string& text, int64_t seq_len) {
-  MOEGRAD_CHECK(seq_len >= 1, "CharDataset: seq_len must be >= 1, got ", seq_len);
-  const size_t eval_len = text.size() / 10;
-  const size_t train_len = text.size() - eval_len;
-  for (auto [which, length] : {std::pair{"train", train_len}, std::pair{"eval", eval_len}})
-    MOEGRAD_CHECK(static_cast<int64_t>(length) >= seq_len + 2, "CharDataset: the ", which,
-                  " split has ", length, " characters, fewer than seq_len + 2 = ", seq_len + 2,
-                  " (text of ", text.size(), " characters, the last 10% is eval); use a longer ",
-                  "text or a smaller seq_len");
+  if (std::string why = text_length_problem(static_cast<int64_t>(text.size()), seq_len); !why.empty())
+    throw Error("CharDataset: " + why);
   return text;
 }
 
 }  // namespace
+
+std::string text_length_problem(int64_t chars, int64_t seq_len) {
+  if (seq_len < 1) return str_cat("seq_len must be >= 1, got ", seq_len);
+  const int64_t eval_len = chars / 10;
+  const int64_t train_len = chars - eval_len;
+  for (auto [which, length] : {std::pair{"train", train_len}, std::pair{"eval", eval_len}})
+    if (length < seq_len + 2)
+      return str_cat("the ", which, " split has ", length, " characters, fewer than seq_len + 2 = ", seq_len + 2,
+                     " (text of ", chars, " characters, the last 10% is eval); use a longer text or a smaller seq_len");
+  return "";
+}
 
 std::string builtin_corpus(uint64_t seed, size_t approx_chars) {
   CorpusWriter writer(seed);
@@ -195,11 +201,8 @@ std::string builtin_corpus(uint64_t seed, size_t approx_chars) {
 }
 
 std::string load_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(str_cat("load_text_file: cannot open '", path, "' for reading"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(str_cat("load_text_file: error while reading '", path, "'"));
-  if (text.empty()) throw Error(str_cat("load_text_file: '", path, "' is empty"));
+  std::string text = read_file(path, kMaxTextFileBytes);
+  if (text.empty()) throw Error(str_cat(path, ": is empty"));
   return text;
 }
 

@@ -19,6 +19,8 @@ std::string builtin_corpus(uint64_t seed, size_t approx_chars = 200000);
 // The whole contents of a file, as bytes; throws moegrad::Error naming the file when it
 // cannot be read or is empty.
 std::string load_text_file(const std::string& path);
+// Why a text of `chars` characters cannot be split for windows of seq_len, or "".
+std::string text_length_problem(int64_t chars, int64_t seq_len);
 
 // The sorted distinct bytes of a text; id i is the i-th smallest byte.
 class CharVocab {

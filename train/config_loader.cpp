@@ -2,18 +2,31 @@
 // its line, so each error names the file, the line, the key and what was expected.
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <functional>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "core/file_read.h"
+#include "core/memory_budget.h"
+#include "train/char_corpus.h"
 #include "train/config.h"
+#include "train/memory_estimate.h"
 
 namespace moegrad::train {
 
 namespace {
+
+// A value echoed back in an error: a 50 MB scalar must not come back in full.
+std::string shown(const std::string& value) {
+  constexpr size_t kMax = 80;
+  if (value.size() <= kMax) return value;
+  return value.substr(0, kMax) + "... (" + std::to_string(value.size()) + " characters)";
+}
 
 // Where a key came from: a line of the file, or a --set override.
 struct Source {
@@ -29,6 +42,8 @@ struct Source {
   }
   [[noreturn]] void fail(const std::string& key, const std::string& message) const {
     auto it = located.find(key);
+    // An element "a.b[2]" not located by itself is reported at its list.
+    if (it == located.end() && key.back() == ']') it = located.find(key.substr(0, key.rfind('[')));
     throw ConfigFileError(it != located.end() ? it->second : file, key, message);
   }
 };
@@ -71,7 +86,12 @@ class Section {
         target = n.as<T>();
       }
     } catch (const std::exception&) {
-      src_.fail(key_path(key), std::string("expected ") + expected + ", got '" + n.Scalar() + "'");
+      src_.fail(key_path(key), std::string("expected ") + expected + ", got '" + shown(n.Scalar()) + "'");
+    }
+    if constexpr (std::is_floating_point_v<T>) {
+      // .inf and .nan parse as numbers; no key of the schema means anything by them.
+      if (!std::isfinite(target))
+        src_.fail(key_path(key), std::string("expected a finite number, got '") + shown(n.Scalar()) + "'");
     }
   }
   void read(const std::string& key, int64_t& t) { read<int64_t>(key, t, "an integer"); }
@@ -112,17 +132,61 @@ E read_enum(Section& s, const std::string& key, E current, const std::vector<std
     if (name == v) return value;
     choices += (choices.empty() ? "" : ", ") + name;
   }
-  src.fail(s.key_path(key), "must be one of " + choices + ", got '" + v + "'");
+  src.fail(s.key_path(key), "must be one of " + choices + ", got '" + shown(v) + "'");
+}
+
+// A number, or a list of numbers whose elements are each located at their own line.
+std::vector<double> read_numbers(Section& s, const std::string& key, YAML::Node n, Source& src, const char* expected) {
+  std::vector<double> out;
+  std::vector<YAML::Node> items;
+  if (n.IsSequence())
+    for (size_t i = 0; i < n.size(); ++i) items.push_back(n[i]);
+  else
+    items.push_back(n);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string k = n.IsSequence() ? s.key_path(key) + "[" + std::to_string(i) + "]" : s.key_path(key);
+    src.located[k] = src.location(s.key_path(key), items[i].Mark());
+    double v = 0;
+    try {
+      if (!items[i].IsScalar()) throw std::invalid_argument("not a scalar");
+      v = items[i].as<double>();
+    } catch (const std::exception&) {
+      src.fail(k, std::string("expected ") + expected);
+    }
+    if (!std::isfinite(v)) src.fail(k, "expected a finite number, got '" + shown(items[i].Scalar()) + "'");
+    out.push_back(v);
+  }
+  return out;
 }
 
 moe::Threshold read_threshold(Section& s, const std::string& key, moe::Threshold current, Source& src) {
   YAML::Node n = s.raw(key);
   if (!n.IsDefined() || n.IsNull()) return current;
-  try {
-    if (n.IsSequence()) return n.as<std::vector<double>>();
-    return n.as<double>();
-  } catch (const std::exception&) {
-    src.fail(s.key_path(key), "expected a number or a list of numbers");
+  std::vector<double> v = read_numbers(s, key, n, src, "a number or a list of numbers");
+  if (n.IsSequence()) return v;
+  return v[0];
+}
+
+// yaml-cpp keeps both entries of a repeated key and finds the first: a second `optim:`
+// section would be silently ignored.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& file) {
+  if (node.IsSequence()) {
+    for (size_t i = 0; i < node.size(); ++i)
+      reject_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", file);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (!it->first.IsScalar()) continue;  // reported by Section::finish
+    const std::string key = it->first.Scalar();
+    const std::string key_path = path.empty() ? key : path + "." + key;
+    const int line = it->first.Mark().line + 1;
+    auto [seen, fresh] = first_line.emplace(key, line);
+    if (!fresh)
+      throw ConfigFileError(file + ":" + std::to_string(line), shown(key_path),
+                            "is given twice (first at line " + std::to_string(seen->second) + ")");
+    reject_duplicate_keys(it->second, key_path, file);
   }
 }
 
@@ -158,6 +222,15 @@ void apply_override(YAML::Node& root, const std::string& assignment, Source& src
 void check(bool ok, const Source& src, const std::string& key, const std::string& message) {
   if (!ok) src.fail(key, message);
 }
+
+// Integer keys have ranges that fit the machine: beyond them no run could be allocated, and
+// products of them would overflow int64 before any memory check could see them.
+void check_range(const Source& src, const std::string& key, int64_t v, int64_t lo, int64_t hi) {
+  if (v < lo || v > hi)
+    src.fail(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v));
+}
+constexpr int64_t kMaxWidth = int64_t{1} << 24;  // widths, dims, context, sequence lengths
+constexpr int64_t kMaxCount = int64_t{1} << 40;  // steps, intervals, samples, characters
 
 template <typename T>
 std::string got(const T& v) {
@@ -238,12 +311,9 @@ void read_optim(Section s, OptimConfig& o, Source& src) {
   s.read("lr", o.lr);
   YAML::Node betas = s.raw("betas");
   if (betas.IsDefined() && !betas.IsNull()) {
-    std::vector<double> b;
-    try {
-      b = betas.as<std::vector<double>>();
-    } catch (const std::exception&) {
-    }
-    check(b.size() == 2, src, s.key_path("betas"), "expected a list of two numbers [beta1, beta2]");
+    check(betas.IsSequence() && betas.size() == 2, src, s.key_path("betas"),
+          "expected a list of two numbers [beta1, beta2]");
+    std::vector<double> b = read_numbers(s, "betas", betas, src, "a list of two numbers [beta1, beta2]");
     o.beta1 = b[0];
     o.beta2 = b[1];
   }
@@ -277,17 +347,58 @@ void read_loop(Section s, LoopConfig& t) {
   s.finish();
 }
 
+// data.path is checked at load, so that check-config and every command see a bad file as
+// a config error: it must be a readable regular file within the text limit, long enough
+// for both splits.
+void check_text_file(const DataConfig& d, const Source& src) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(d.path, ec);
+  if (ec || !fs::exists(st)) src.fail("data.path", "'" + shown(d.path) + "' does not exist");
+  if (!fs::is_regular_file(st)) src.fail("data.path", "'" + shown(d.path) + "' is not a regular file");
+  const auto size = static_cast<int64_t>(fs::file_size(d.path, ec));
+  if (ec || ::access(d.path.c_str(), R_OK) != 0) src.fail("data.path", "'" + shown(d.path) + "' cannot be read");
+  if (size == 0) src.fail("data.path", "'" + shown(d.path) + "' is empty");
+  if (size > kMaxTextFileBytes)
+    src.fail("data.path", "'" + shown(d.path) + "' is " + format_bytes(size) + ", larger than the limit of " +
+                              format_bytes(kMaxTextFileBytes) + " for a text corpus");
+  if (std::string why = text_length_problem(size, d.seq_len); !why.empty())
+    src.fail("data.path", "'" + shown(d.path) + "': " + why);
+}
+
 void validate(Config& c, const Source& src) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
   OptimConfig& o = c.optim;
   const LoopConfig& t = c.train;
-  check(c.device == "cpu", src, "device", "must be cpu (no GPU backend is built yet), got '" + c.device + "'");
+  check(c.device == "cpu", src, "device", "must be cpu (no GPU backend is built yet), got '" + shown(c.device) + "'");
 
-  check(m.dim >= 1, src, "model.dim", "must be >= 1" + got(m.dim));
-  check(m.depth >= 1, src, "model.depth", "must be >= 1" + got(m.depth));
-  check(m.hidden_mult > 0, src, "model.hidden_mult", "must be positive" + got(m.hidden_mult));
+  // The train section first: other keys' ranges derive from train.steps.
+  check_range(src, "train.steps", t.steps, 1, kMaxCount);
+  check_range(src, "train.batch_size", t.batch_size, 1, kMaxWidth);
+  check_range(src, "train.eval_interval", t.eval_interval, 1, kMaxCount);
+  check_range(src, "train.eval_batches", t.eval_batches, 1, kMaxWidth);
+  check_range(src, "train.log_interval", t.log_interval, 1, kMaxCount);
+  check_range(src, "train.checkpoint_interval", t.checkpoint_interval, 1, kMaxCount);
+  check_range(src, "train.keep_last", t.keep_last, 1, 1 << 20);
+
+  check_range(src, "model.dim", m.dim, 1, kMaxWidth);
+  check_range(src, "model.depth", m.depth, 1, 1 << 16);
+  check(m.hidden_mult > 0 && m.hidden_mult <= 1024, src, "model.hidden_mult", "must be in (0, 1024]" + got(m.hidden_mult));
+  check(m.expert_hidden_mult > 0 && m.expert_hidden_mult <= 1024, src, "model.expert_hidden_mult",
+        "must be in (0, 1024]" + got(m.expert_hidden_mult));
+  check_range(src, "model.num_experts", m.num_experts, 1, 1 << 16);
   check(m.noise_mult >= 0, src, "model.noise_mult", "must be >= 0" + got(m.noise_mult));
+  check(m.balance_loss_coef >= 0, src, "model.balance_loss_coef", "must be >= 0" + got(m.balance_loss_coef));
+  check(m.router_z_loss_coef >= 0, src, "model.router_z_loss_coef", "must be >= 0" + got(m.router_z_loss_coef));
+  if (m.router && std::holds_alternative<std::vector<int64_t>>(m.router->hidden_layers)) {
+    const auto& widths = std::get<std::vector<int64_t>>(m.router->hidden_layers);
+    check(widths.size() <= 64, src, "model.router.hidden_layers", "must list at most 64 layers" + got(widths.size()));
+    for (size_t i = 0; i < widths.size(); ++i)
+      check_range(src, "model.router.hidden_layers[" + std::to_string(i) + "]", widths[i], 1, kMaxWidth);
+  } else if (m.router && std::holds_alternative<int64_t>(m.router->hidden_layers)) {
+    check_range(src, "model.router.hidden_layers", std::get<int64_t>(m.router->hidden_layers), 0, 64);
+  }
   if (m.kind != ModelKind::mlp_dense) {
     // The MoE options validate themselves; their keys are renamed into this schema.
     try {
@@ -303,7 +414,7 @@ void validate(Config& c, const Source& src) {
   if (m.kind == ModelKind::moe_lm) {
     check(m.heads >= 1 && m.dim % m.heads == 0, src, "model.heads",
           "must divide model.dim=" + std::to_string(m.dim) + got(m.heads));
-    check(m.context >= 1, src, "model.context", "must be >= 1" + got(m.context));
+    check_range(src, "model.context", m.context, 1, kMaxWidth);
     check(d.task == TaskKind::char_lm, src, "data.task", "model.kind moe_lm needs task char_lm");
     check(d.seq_len <= m.context, src, "data.seq_len",
           "must not exceed model.context=" + std::to_string(m.context) + got(d.seq_len));
@@ -312,14 +423,15 @@ void validate(Config& c, const Source& src) {
           std::string("model.kind ") + model_kind_name(m.kind) + " needs task clusters");
   }
 
-  check(d.num_clusters >= 1, src, "data.num_clusters", "must be >= 1" + got(d.num_clusters));
-  check(d.input_dim >= 1, src, "data.input_dim", "must be >= 1" + got(d.input_dim));
-  check(d.output_dim >= 1, src, "data.output_dim", "must be >= 1" + got(d.output_dim));
+  check_range(src, "data.num_clusters", d.num_clusters, 1, kMaxWidth);
+  check_range(src, "data.input_dim", d.input_dim, 1, kMaxWidth);
+  check_range(src, "data.output_dim", d.output_dim, 1, kMaxWidth);
   check(d.cluster_std > 0, src, "data.cluster_std", "must be positive" + got(d.cluster_std));
-  check(d.train_size >= 1, src, "data.train_size", "must be >= 1" + got(d.train_size));
-  check(d.eval_size >= 1, src, "data.eval_size", "must be >= 1" + got(d.eval_size));
-  check(d.corpus_chars >= 1000, src, "data.corpus_chars", "must be >= 1000" + got(d.corpus_chars));
-  check(d.seq_len >= 1, src, "data.seq_len", "must be >= 1" + got(d.seq_len));
+  check_range(src, "data.train_size", d.train_size, 1, kMaxCount);
+  check_range(src, "data.eval_size", d.eval_size, 1, kMaxCount);
+  check_range(src, "data.corpus_chars", d.corpus_chars, 1000, kMaxCount);
+  check_range(src, "data.seq_len", d.seq_len, 1, kMaxWidth);
+  if (d.task == TaskKind::char_lm && !d.path.empty()) check_text_file(d, src);
 
   check(o.lr > 0, src, "optim.lr", "must be positive" + got(o.lr));
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
@@ -331,24 +443,24 @@ void validate(Config& c, const Source& src) {
   check(o.clip_norm >= 0, src, "optim.clip_norm", "must be >= 0 (0 turns clipping off)" + got(o.clip_norm));
   o.schedule.base_lr = o.lr;
   o.schedule.total_steps = t.steps;
-  check(o.schedule.warmup_steps >= 0 && o.schedule.warmup_steps < std::max<int64_t>(t.steps, 1), src,
-        "optim.schedule.warmup_steps",
+  check(o.schedule.warmup_steps >= 0 && o.schedule.warmup_steps < t.steps, src, "optim.schedule.warmup_steps",
         "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps));
   check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
         "must be in [0, optim.lr]" + got(o.schedule.min_lr));
-  check(o.schedule.step_size >= 1, src, "optim.schedule.step_size", "must be >= 1" + got(o.schedule.step_size));
+  check_range(src, "optim.schedule.step_size", o.schedule.step_size, 1, kMaxCount);
   check(o.schedule.gamma > 0, src, "optim.schedule.gamma", "must be positive" + got(o.schedule.gamma));
 
-  check(t.steps >= 1, src, "train.steps", "must be >= 1" + got(t.steps));
-  check(t.batch_size >= 1, src, "train.batch_size", "must be >= 1" + got(t.batch_size));
-  check(t.eval_interval >= 1, src, "train.eval_interval", "must be >= 1" + got(t.eval_interval));
-  check(t.eval_batches >= 1, src, "train.eval_batches", "must be >= 1" + got(t.eval_batches));
-  check(t.log_interval >= 1, src, "train.log_interval", "must be >= 1" + got(t.log_interval));
-  check(t.checkpoint_interval >= 1, src, "train.checkpoint_interval", "must be >= 1" + got(t.checkpoint_interval));
-  check(t.keep_last >= 1, src, "train.keep_last", "must be >= 1" + got(t.keep_last));
   if (d.task == TaskKind::clusters)
     check(t.batch_size <= d.train_size, src, "train.batch_size",
           "must not exceed data.train_size=" + std::to_string(d.train_size) + got(t.batch_size));
+
+  // Last, once every size is in range: a run that cannot fit is refused before it allocates.
+  const MemoryEstimate need = estimate_memory(c);
+  try {
+    require_memory(need.total_bytes(), "this run (" + need.describe() + ")");
+  } catch (const OutOfMemoryError& e) {
+    src.fail(need.dominant_key(), e.what());
+  }
 }
 
 }  // namespace
@@ -379,12 +491,19 @@ static Config parse_config_unguarded(const std::string& text, const std::string&
   Source src{source, {}, {}};
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      const int line = docs[1].Mark().line;
+      throw ConfigFileError(line >= 0 ? source + ":" + std::to_string(line + 1) : source, "(file)",
+                            "a second YAML document (after '---') would be ignored; a config is one document");
+    }
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::Exception& e) {
     const std::string where = e.mark.line >= 0 ? source + ":" + std::to_string(e.mark.line + 1) : source;
     throw ConfigFileError(where, "(syntax)", e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  reject_duplicate_keys(root, "", source);
   for (const std::string& o : overrides) apply_override(root, o, src);
   Config c;
   Section top(root, "", src);
@@ -413,11 +532,16 @@ Config parse_config(const std::string& text, const std::string& source, const st
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  if (!in) throw ConfigFileError(path, "(file)", "cannot be read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_config(ss.str(), path, overrides);
+  std::string text;
+  try {
+    text = read_file(path, kMaxConfigFileBytes);
+  } catch (const Error& e) {
+    // read_file's message starts with the path, which ConfigFileError puts first anyway.
+    std::string why = e.what();
+    if (why.rfind(path + ": ", 0) == 0) why = why.substr(path.size() + 2);
+    throw ConfigFileError(path, "(file)", why);
+  }
+  return parse_config(text, path, overrides);
 }
 
 const char* model_kind_name(ModelKind k) {
