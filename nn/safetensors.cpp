@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/core.h"
+#include "nn/json_depth.h"
 
 namespace moegrad::nn {
 
@@ -95,6 +96,7 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
                          " bytes after the length)"));
   const std::string_view header_text = bytes.substr(8, n);
   if (n == 0 || header_text[0] != '{') fail(source, "header does not start with '{'");
+  if (std::string why = json_nesting_problem(header_text, kMaxJsonDepth); !why.empty()) fail(source, "header " + why);
   json header = json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded() || !header.is_object()) fail(source, "header is not a JSON object");
   const std::string_view data = bytes.substr(8 + n);
@@ -102,7 +104,7 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
   SafetensorsContents out;
   struct Span {
     uint64_t begin, end;
-    std::string name;
+    size_t tensor;  // index into loaded
   };
   std::vector<Span> spans;
   std::vector<std::pair<std::string, Tensor>> loaded;
@@ -143,10 +145,13 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
     if (begin > end || end > data.size())
       fail(source, str_cat(where, ": data_offsets [", begin, ", ", end,
                            "] are outside the data section of ", data.size(), " bytes"));
-    if (end - begin != numel * dtype_size(dtype))
-      fail(source, str_cat(where, ": ", ds, " ", shape, " needs ", numel * dtype_size(dtype),
-                           " bytes, data_offsets span ", end - begin));
-    spans.push_back({begin, end, name});
+    // numel * element size can wrap past 2^64 (F32 [2^62] "needs" 0 bytes): compare checked.
+    uint64_t nbytes = 0;
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(dtype)), &nbytes))
+      fail(source, str_cat(where, ": ", ds, " ", shape, " needs more than 2^64 bytes"));
+    if (nbytes != end - begin)
+      fail(source, str_cat(where, ": ", ds, " ", shape, " needs ", nbytes, " bytes, data_offsets span ", end - begin));
+    spans.push_back({begin, end, loaded.size()});
     Tensor t = empty(shape, dtype);
     if (numel) t.backend().copy_from_host(t.raw_data(), data.data() + begin, end - begin);
     if (dtype == DType::b8) {
@@ -161,16 +166,15 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
   });
   uint64_t at = 0;
   for (const Span& s : spans) {
-    if (s.begin < at) fail(source, "tensor '" + s.name + "': data overlaps the previous tensor's");
-    if (s.begin > at) fail(source, str_cat("tensor '", s.name, "': unused bytes [", at, ", ", s.begin,
+    const std::string& name = loaded[s.tensor].first;
+    if (s.begin < at) fail(source, "tensor '" + name + "': data overlaps the previous tensor's");
+    if (s.begin > at) fail(source, str_cat("tensor '", name, "': unused bytes [", at, ", ", s.begin,
                                            ") before its data"));
     at = s.end;
   }
   if (at != data.size())
     fail(source, str_cat("data section has ", data.size() - at, " bytes after the last tensor"));
-  for (const Span& s : spans)
-    for (auto& [name, t] : loaded)
-      if (name == s.name) out.tensors.set(name, t);
+  for (const Span& s : spans) out.tensors.set(loaded[s.tensor].first, loaded[s.tensor].second);
   return out;
 }
 

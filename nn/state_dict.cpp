@@ -3,19 +3,17 @@
 namespace moegrad::nn {
 
 void StateDict::set(const std::string& name, const Tensor& t) {
-  for (auto& [n, v] : entries_) {
-    if (n == name) {
-      v = t;
-      return;
-    }
+  auto [it, fresh] = index_.emplace(name, entries_.size());
+  if (!fresh) {
+    entries_[it->second].second = t;
+    return;
   }
   entries_.emplace_back(name, t);
 }
 
 const Tensor* StateDict::find(const std::string& name) const {
-  for (const auto& [n, v] : entries_)
-    if (n == name) return &v;
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
 }
 
 const Tensor& StateDict::at(const std::string& name) const {

@@ -1,7 +1,9 @@
 #pragma once
 // An ordered name -> tensor map: the order PyTorch's state_dict() would list them in.
+// Lookups are by hash, so a file or model with 10^5 tensors is read in linear time.
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,7 @@ class StateDict {
 
  private:
   std::vector<Entry> entries_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in entries_
 };
 
 }  // namespace moegrad::nn

@@ -160,3 +160,44 @@ TEST_CASE("a module state dict saves and loads back into a fresh module", "[nn][
                         Catch::Contains("0.bias") && Catch::Contains("2.weight"));
   fs::remove_all(dir);
 }
+
+TEST_CASE("shapes whose byte count wraps past 2^64 are refused, not read", "[nn][safetensors]") {
+  // 2^62 floats "need" 2^64 = 0 (mod 2^64) bytes: before, this passed and parity overflowed the heap.
+  CHECK_THAT(error_of(file_with(R"({"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", "")),
+             Catch::Contains("tensor 'a': F32 [4611686018427387904] needs more than 2^64 bytes"));
+  CHECK_THAT(error_of(file_with(R"({"a":{"dtype":"F64","shape":[2147483648,2147483648],"data_offsets":[0,0]}})", "")),
+             Catch::Contains("needs more than 2^64 bytes"));
+  // 2^61 + 1 doubles wrap to exactly 8 bytes, the data that is there.
+  CHECK_THAT(error_of(file_with(R"({"a":{"dtype":"F64","shape":[2305843009213693953],"data_offsets":[0,8]}})",
+                                std::string(8, '\0'))),
+             Catch::Contains("needs more than 2^64 bytes"));
+  CHECK_THAT(error_of(file_with(R"({"a":{"dtype":"I64","shape":[65536,65536,65536,65536],"data_offsets":[0,0]}})", "")),
+             Catch::Contains("shape is absurdly large"));
+}
+
+TEST_CASE("deeply nested JSON headers are refused before they are parsed", "[nn][safetensors]") {
+  const std::string deep = "{\"__metadata__\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  CHECK_THAT(error_of(file_with(deep, "")), Catch::Contains("header nests deeper than 32 levels of [ and {"));
+  // Brackets inside strings are text, not nesting.
+  const std::string quoted = R"({"__metadata__":{"k":")" + std::string(100, '[') + R"("}})";
+  CHECK(parse_safetensors(file_with(quoted, ""), "ok").metadata.at("k") == std::string(100, '['));
+}
+
+TEST_CASE("a file of 50000 tensors parses, in header order of data offsets", "[nn][safetensors]") {
+  // Parsing was quadratic in the tensor count (100k empty tensors took 32 s); a linear parse
+  // takes well under a second. Zero-size tensors all start at offset 0.
+  constexpr int kCount = 50000;
+  std::string header = "{";
+  for (int i = 0; i < kCount; ++i)
+    header += (i ? "," : "") + str_cat("\"t", i, "\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}");
+  header += R"(,"last":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  SafetensorsContents f = parse_safetensors(file_with(header, std::string(4, '\0')), "many");
+  CHECK(f.tensors.size() == kCount + 1);
+  CHECK(f.tensors.contains("t49999"));
+  CHECK((f.tensors.end() - 1)->first == "last");
+  StateDict sd;
+  for (int i = 0; i < kCount; ++i) sd.set(str_cat("p", i), f.tensors.at("last"));
+  sd.set("p7", f.tensors.at("t0"));  // replacing keeps the position
+  CHECK(sd.size() == kCount);
+  CHECK((sd.begin() + 7)->second.numel() == 0);
+}

@@ -139,3 +139,11 @@ TEST_CASE("a bad data.path is a config error naming data.path", "[train][config]
   CHECK(error_of(lm + "/dev/zero\n") == "t.yaml:6: data.path: '/dev/zero' is not a regular file");
   fs::remove_all(d);
 }
+
+TEST_CASE("the --set list example of configs/README.md is accepted", "[train][config]") {
+  const std::string readme = read_file(MOEGRAD_SOURCE_DIR "/configs/README.md");
+  const std::string example = "--set model.top_n=3 --set model.threshold_train=[0.2,0.3]";
+  REQUIRE_THAT(readme, Catch::Contains(example));
+  Config c = parse_config("", "t.yaml", {"model.top_n=3", "model.threshold_train=[0.2,0.3]"});
+  CHECK(std::get<std::vector<double>>(c.model.threshold_train) == std::vector<double>{0.2, 0.3});
+}
