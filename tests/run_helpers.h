@@ -12,11 +12,13 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "nn/safetensors.h"
+#include "train/trainer.h"
 
 extern char** environ;
 
@@ -93,7 +95,9 @@ struct RunResult {
 // Runs `moegrad args...` with its output kept in files under `scratch` (created).
 inline RunResult run_moegrad_capture(const std::vector<std::string>& args, const std::filesystem::path& scratch) {
   std::filesystem::create_directories(scratch);
-  ChildIo io{(scratch / "stdout.txt").string(), (scratch / "stderr.txt").string()};
+  ChildIo io;
+  io.stdout_path = (scratch / "stdout.txt").string();
+  io.stderr_path = (scratch / "stderr.txt").string();
   RunResult r;
   r.status = run_moegrad(args, io);
   r.out = nn::read_file(io.stdout_path);
@@ -111,6 +115,50 @@ bool wait_until(Pred done, std::chrono::seconds timeout = std::chrono::seconds(6
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;
+}
+
+inline const std::string kToyConfig = std::string(MOEGRAD_SOURCE_DIR) + "/configs/toy_moe.yaml";
+
+// The toy config shrunk to a few milliseconds a step, with one log line and one
+// checkpoint every step unless `extra` says otherwise (later overrides win).
+inline std::vector<std::string> tiny_toy(int64_t steps, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> o = {"train.steps=" + std::to_string(steps), "train.batch_size=16", "train.eval_batches=1",
+                                "train.eval_interval=1000", "train.log_interval=1", "train.checkpoint_interval=1",
+                                "train.keep_last=1000", "model.dim=16", "model.num_experts=4",
+                                "optim.schedule.warmup_steps=1"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
+
+// `moegrad train <config> ... --set o` for each override.
+inline std::vector<std::string> train_args(const std::vector<std::string>& overrides,
+                                           const std::vector<std::string>& options,
+                                           const std::string& config = kToyConfig) {
+  std::vector<std::string> a = {"train", config};
+  a.insert(a.end(), options.begin(), options.end());
+  for (const auto& o : overrides) a.insert(a.end(), {"--set", o});
+  return a;
+}
+
+// run_training in this process; what it logged goes to `log` when given.
+inline train::TrainSummary train_here(const std::vector<std::string>& overrides, const std::string& out,
+                                      const std::string& resume = "", std::string* log = nullptr,
+                                      const std::string& config = kToyConfig) {
+  std::ostringstream os;
+  train::TrainArgs args{config, overrides, out, resume, false};
+  struct Keep {
+    std::ostringstream& os;
+    std::string* log;
+    ~Keep() {
+      if (log) *log = os.str();
+    }
+  } keep{os, log};
+  return train::run_training(args, os);
+}
+
+// The whole file as a string ("" if it does not exist).
+inline std::string file_text(const std::filesystem::path& p) {
+  return std::filesystem::exists(p) ? nn::read_file(p.string()) : std::string();
 }
 
 }  // namespace moegrad::test
