@@ -282,6 +282,86 @@ std::string fmt_num(double v, int precision = 5) {
   return os.str();
 }
 
+// Where a run writes, what it starts from, and the lock that keeps its folder.
+struct RunStart {
+  Start how = Start::fresh;
+  std::string run_dir;      // empty until taken: a new default folder
+  std::string resume_from;  // the checkpoint, if any
+  std::optional<CheckpointState> state;
+  std::unique_ptr<RunLock> lock;
+};
+
+// Decides from --out and --resume where the run goes; loads a loose checkpoint. Writes
+// nothing.
+RunStart plan_start(const TrainArgs& args, const Config& cfg) {
+  RunStart r;
+  r.run_dir = args.out_dir;
+  if (!args.resume.empty()) {
+    std::error_code ec;
+    if (fs::is_directory(args.resume, ec)) {
+      r.how = Start::in_place;
+      r.run_dir = args.resume;
+      const FolderState st = inspect_run_folder(r.run_dir);
+      if (st.kind == FolderKind::foreign && !fs::exists(fs::path(r.run_dir) / "config.yaml"))
+        throw ConfigFileError("--resume " + args.resume, "resume",
+                              "not a moegrad run folder: no config.yaml, and it holds " + st.foreign_entry);
+    } else if (!fs::exists(args.resume, ec)) {
+      throw ConfigFileError("--resume " + args.resume, "resume", "no such run folder or checkpoint");
+    } else if (std::optional<std::string> owner = run_of_checkpoint(args.resume)) {
+      r.how = Start::in_place;
+      r.run_dir = *owner;
+      r.resume_from = args.resume;
+    } else {
+      r.how = Start::loose;
+      r.resume_from = args.resume;
+      r.state = load_checkpoint(r.resume_from);
+      check_same_run(cfg, r.state->config_yaml, r.resume_from, "--resume " + r.resume_from,
+                     "the checkpoint's saved config");
+    }
+    if (r.how == Start::in_place && !args.out_dir.empty() && !same_folder(args.out_dir, r.run_dir))
+      throw ConfigFileError("--out " + args.out_dir, "out", "a resumed run continues in its own folder " + r.run_dir);
+  }
+  if (r.how != Start::in_place && !r.run_dir.empty()) check_new_folder(r.run_dir, /*locked=*/false);
+  return r;
+}
+
+// Creates and locks the run folder, checks it again under the lock (another run may have
+// written into it since), and for a run continued in place picks its checkpoint.
+void take_folder(RunStart& r, const TrainArgs& args, const Config& cfg, std::ostream& log) {
+  if (r.how == Start::in_place) {
+    r.lock = std::make_unique<RunLock>(r.run_dir, "--resume " + args.resume, "resume");
+    if (!r.resume_from.empty()) {
+      r.state = load_checkpoint(r.resume_from);
+    } else if (auto newest = newest_loadable(r.run_dir, log)) {
+      r.resume_from = newest->first;
+      r.state = std::move(newest->second);
+    } else {
+      log << "the run folder " << r.run_dir << " holds no checkpoint: starting it from step 0\n";
+      const fs::path saved = fs::path(r.run_dir) / "config.yaml";
+      if (fs::exists(saved))
+        check_same_run(cfg, nn::read_file(saved.string(), kMaxConfigFileBytes), saved.string(),
+                       "--resume " + r.run_dir, "the run's saved config");
+    }
+    if (r.state)
+      check_same_run(cfg, r.state->config_yaml, r.resume_from, "--resume " + r.resume_from, "the run's saved config");
+    return;
+  }
+  if (r.run_dir.empty()) r.run_dir = create_new_folder(default_run_dir(args.config_path));
+  fs::create_directories(r.run_dir);
+  r.lock = std::make_unique<RunLock>(r.run_dir, "--out " + r.run_dir, "out");
+  check_new_folder(r.run_dir, /*locked=*/true);
+}
+
+// A checkpoint already at (or past) train.steps: said, and nothing is written.
+bool already_done(const RunStart& r, const Config& cfg, std::ostream& log) {
+  if (!r.state || r.state->step < cfg.train.steps) return false;
+  log << "nothing to do: " << (r.how == Start::in_place ? "the run " + r.run_dir + " already finished"
+                                                          : "the checkpoint " + r.resume_from + " is")
+      << " at step " << r.state->step << " (train.steps is " << cfg.train.steps
+      << "); raise train.steps to train further\n";
+  return true;
+}
+
 }  // namespace
 
 TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
@@ -289,85 +369,22 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   InterruptGuard interrupt;
   // Everything that can be wrong with the configuration is found before anything is written.
   Config cfg = load_config(args.config_path, args.overrides);
-  Start how = Start::fresh;
-  std::string run_dir = args.out_dir, resume_from;  // run_dir empty: a new default folder
-  CheckpointState resumed;
-  bool have_state = false;
-  if (!args.resume.empty()) {
-    std::error_code ec;
-    if (fs::is_directory(args.resume, ec)) {
-      how = Start::in_place;
-      run_dir = args.resume;
-      const FolderState st = inspect_run_folder(run_dir);
-      if (st.kind == FolderKind::foreign && !fs::exists(fs::path(run_dir) / "config.yaml"))
-        throw ConfigFileError("--resume " + args.resume, "resume",
-                              "not a moegrad run folder: no config.yaml, and it holds " + st.foreign_entry);
-    } else if (!fs::exists(args.resume, ec)) {
-      throw ConfigFileError("--resume " + args.resume, "resume", "no such run folder or checkpoint");
-    } else if (std::optional<std::string> owner = run_of_checkpoint(args.resume)) {
-      how = Start::in_place;
-      run_dir = *owner;
-      resume_from = args.resume;
-    } else {
-      how = Start::loose;
-      resume_from = args.resume;
-      resumed = load_checkpoint(resume_from);
-      have_state = true;
-      check_same_run(cfg, resumed.config_yaml, resume_from, "--resume " + resume_from, "the checkpoint's saved config");
-    }
-    if (how == Start::in_place && !args.out_dir.empty() && !same_folder(args.out_dir, run_dir))
-      throw ConfigFileError("--out " + args.out_dir, "out", "a resumed run continues in its own folder " + run_dir);
-  }
-  if (how != Start::in_place && !run_dir.empty()) check_new_folder(run_dir, /*locked=*/false);
-  if (have_state && resumed.step >= cfg.train.steps) {
-    TrainSummary done;
-    done.nothing_to_do = true;
-    done.steps = resumed.step;
-    log << "nothing to do: the checkpoint " << resume_from << " is at step " << resumed.step << " and train.steps is "
-        << cfg.train.steps << "; raise train.steps to train further\n";
-    return done;
-  }
+  RunStart begin = plan_start(args, cfg);
+  TrainSummary summary;
+  summary.nothing_to_do = already_done(begin, cfg, log);
+  if (summary.nothing_to_do) return summary;
   const DType dtype = DType::f32;
   std::unique_ptr<Task> task = make_task(cfg, dtype);
   if (interrupt.signal())
     throw Interrupted(interrupt.signal(), "interrupted by " + signal_name(interrupt.signal()) +
                                               " before training started; nothing was written");
-
-  // Take the folder. From here on no other run writes into it, and it is checked again:
-  // another run may have written into it since the checks above.
-  if (how != Start::in_place) run_dir = run_dir.empty() ? create_new_folder(default_run_dir(args.config_path)) : run_dir;
-  if (how != Start::in_place) fs::create_directories(run_dir);
-  const std::string lock_location = how == Start::in_place ? "--resume " + args.resume : "--out " + run_dir;
-  RunLock lock(run_dir, lock_location, how == Start::in_place ? "resume" : "out");
-  if (how != Start::in_place) {
-    check_new_folder(run_dir, /*locked=*/true);
-  } else if (!resume_from.empty()) {
-    resumed = load_checkpoint(resume_from);
-    have_state = true;
-  } else if (auto newest = newest_loadable(run_dir, log)) {
-    std::tie(resume_from, resumed) = std::move(*newest);
-    have_state = true;
-  } else {
-    log << "the run folder " << run_dir << " holds no checkpoint: starting it from step 0\n";
-    const fs::path saved = fs::path(run_dir) / "config.yaml";
-    if (fs::exists(saved))
-      check_same_run(cfg, nn::read_file(saved.string(), kMaxConfigFileBytes), saved.string(), "--resume " + run_dir,
-                     "the run's saved config");
-  }
-  if (how == Start::in_place && have_state) {
-    check_same_run(cfg, resumed.config_yaml, resume_from, "--resume " + resume_from, "the run's saved config");
-    if (resumed.step >= cfg.train.steps) {
-      TrainSummary done;
-      done.nothing_to_do = true;
-      done.run_dir = run_dir;
-      done.steps = resumed.step;
-      done.last_checkpoint = resume_from;
-      log << "nothing to do: the run " << run_dir << " already finished at step " << resumed.step
-          << " (train.steps is " << cfg.train.steps << "); raise train.steps to train further\n";
-      return done;
-    }
-  }
-  if (have_state && resumed.vocab != task->vocabulary())
+  take_folder(begin, args, cfg, log);
+  const std::string& run_dir = begin.run_dir;
+  const std::string& resume_from = begin.resume_from;
+  const bool have_state = begin.state.has_value();
+  summary.nothing_to_do = already_done(begin, cfg, log);
+  if (summary.nothing_to_do) return summary;
+  if (have_state && begin.state->vocab != task->vocabulary())
     throw ConfigFileError("--resume", "data", "the data's vocabulary differs from the checkpoint's");
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, dtype);
@@ -375,21 +392,23 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   Generator train_gen(stream_seed(cfg.seed, kTrainStream)), data_gen(stream_seed(cfg.seed, kDataStream));
   int64_t start = 0;
   if (have_state) {
+    const CheckpointState& resumed = *begin.state;
     model->load_state_dict(resumed.model, /*strict=*/true);
     optimizer->load_state_dict(resumed.optimizer);
     train_gen.set_state(resumed.train_rng);
     data_gen.set_state(resumed.data_rng);
     start = resumed.step;
   }
+  const std::string resumed_yaml = have_state ? begin.state->config_yaml : "";
+  begin.state.reset();  // its tensors now live in the model and the optimizer
 
   const std::vector<std::string> leftovers = clean_leftovers(run_dir);
   const std::string config_yaml = to_yaml(cfg);
-  TrainSummary summary;
   summary.run_dir = run_dir;
   summary.config_file = (fs::path(run_dir) / "config.yaml").string();
   summary.checkpoint_dir = (fs::path(run_dir) / "checkpoints").string();
   nn::write_file_atomic(summary.config_file, config_yaml);
-  if (how != Start::in_place) {
+  if (begin.how != Start::in_place) {
     // A reused folder's metrics are from a run that is being replaced.
     std::error_code ec;
     fs::remove(fs::path(run_dir) / "metrics.jsonl", ec);
@@ -403,10 +422,10 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
       << model->num_parameters() << " parameters (" << model->active_parameters() << " active per token), "
       << cfg.train.steps << " steps\n";
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";
-  if (how == Start::loose)
+  if (begin.how == Start::loose)
     log << "the checkpoint " << resume_from << " is not inside a run folder: it is continued in this new one\n";
   for (const std::string& f : leftovers) log << "removed " << f << ", left over by an interrupted run\n";
-  if (have_state) warn_if_schedule_stretched(cfg, resumed.config_yaml, start, log);
+  if (have_state) warn_if_schedule_stretched(cfg, resumed_yaml, start, log);
   log << std::flush;
 
   Progress progress(cfg.train.steps, args.interactive, log);
@@ -459,7 +478,7 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   };
   auto on_interrupt = [&](int64_t done) {
     const int sig = interrupt.signal();
-    if (!sig) return;
+    if (!sig || done == cfg.train.steps) return;  // at the end there is nothing left to stop
     if (done > saved_step) save(done);
     progress.finish();
     std::string how_to = "moegrad train " + args.config_path + " --resume " + run_dir;
