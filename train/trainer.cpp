@@ -301,6 +301,11 @@ RunStart plan_start(const TrainArgs& args, const Config& cfg) {
     if (fs::is_directory(args.resume, ec)) {
       r.how = Start::in_place;
       r.run_dir = args.resume;
+      // <run>/checkpoints given for <run>.
+      const fs::path p = fs::path(args.resume).lexically_normal();
+      const fs::path folder = p.filename().empty() ? p.parent_path() : p;
+      if (folder.filename() == "checkpoints" && fs::exists(folder.parent_path() / "config.yaml"))
+        r.run_dir = folder.parent_path().empty() ? "." : folder.parent_path().string();
       const FolderState st = inspect_run_folder(r.run_dir);
       if (st.kind == FolderKind::foreign && !fs::exists(fs::path(r.run_dir) / "config.yaml"))
         throw ConfigFileError("--resume " + args.resume, "resume",
