@@ -163,7 +163,8 @@ TEST_CASE("a closed stdout pipe does not stop training: it says so once and chec
   ChildIo io;
   io.stdout_fd = fds[1];
   io.stderr_path = fresh_dir("fault_pipe_err").string();
-  const pid_t pid = spawn_moegrad(train_args(tiny_toy(20, {"train.checkpoint_interval=10"}), {"--out", run.string()}), io);
+  const pid_t pid =
+      spawn_moegrad(train_args(tiny_toy(20, {"train.checkpoint_interval=10"}), {"--out", run.string()}), io);
   ::close(fds[1]);
   CHECK(wait_moegrad(pid) == 0);
   CHECK(list_checkpoints((run / "checkpoints").string()) ==
@@ -205,7 +206,8 @@ TEST_CASE("SIGTERM: the run finishes its step, saves, says how to resume, exits 
   CHECK(step < 250);
   const std::string err = file_text(err_path);
   CHECK_THAT(err, Catch::Contains("interrupted by SIGTERM after step " + std::to_string(step) + " of 250") &&
-                      Catch::Contains("saved the checkpoint " + left[0]) && Catch::Contains("--resume " + run.string()));
+                      Catch::Contains("saved the checkpoint " + left[0]) &&
+                      Catch::Contains("--resume " + run.string()));
   train_here(kLong, whole.string());
   train_here(kLong, "", run.string());
   CHECK(tensor_bytes(checkpoint_path((run / "checkpoints").string(), 250)) ==

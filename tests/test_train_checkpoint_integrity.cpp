@@ -69,7 +69,8 @@ TEST_CASE("a flipped bit in a checkpoint is found on load, naming the file and t
   fs::remove_all(io);
 }
 
-TEST_CASE("NaN weights in a checkpoint are refused by load, eval and sample, naming the tensor", "[train][checkpoint]") {
+TEST_CASE("NaN weights in a checkpoint are refused by load, eval and sample, naming the tensor",
+          "[train][checkpoint]") {
   fs::path run = fresh_dir("ckpt_nan"), io = fresh_dir("ckpt_nan_io");
   train_here(tiny_toy(2), run.string());
   CheckpointState s = load_checkpoint(ckpt(run, 2));
@@ -109,7 +110,8 @@ TEST_CASE("finite weights that give a NaN loss: eval says so with exit 3", "[tra
   fs::remove_all(io);
 }
 
-TEST_CASE("a checkpoint's JSON sidecar that is missing or has wrong types gives a plain message", "[train][checkpoint]") {
+TEST_CASE("a checkpoint's JSON sidecar that is missing or has wrong types gives a plain message",
+          "[train][checkpoint]") {
   fs::path run = fresh_dir("ckpt_sidecar"), io = fresh_dir("ckpt_sidecar_io");
   train_here(tiny_toy(2), run.string());
   const std::string sidecar = fs::path(ckpt(run, 2)).replace_extension(".json").string();

@@ -251,6 +251,20 @@ TEST_CASE("metrics lines cut off mid-way do not block resume", "[train][resume]"
     CHECK(std::count(line.begin(), line.end(), ',') == 13);
     steps.push_back(line.substr(0, line.find(',', line.find(',') + 1)));
   }
-  CHECK(steps == std::vector<std::string>{"train,1", "train,2", "train,3", "train,4", "eval,4", "train,5", "train,6", "eval,6"});
+  CHECK(steps ==
+        std::vector<std::string>{"train,1", "train,2", "train,3", "train,4", "eval,4", "train,5", "train,6", "eval,6"});
+  fs::remove_all(run);
+}
+
+TEST_CASE("pruning never deletes the checkpoint it must keep, and removes checkpoint halves", "[train][resume]") {
+  fs::path run = fresh_dir("prune_keep");
+  train_here(tiny_toy(4), run.string());
+  const std::string dir = (run / "checkpoints").string();
+  fs::remove(fs::path(ckpt(run, 1)).replace_extension(".json"));  // a half
+  // Step 2 is the last good one, with newer files beside it (as after resuming from it).
+  std::vector<std::string> removed = prune_checkpoints(dir, 1, ckpt(run, 2));
+  std::sort(removed.begin(), removed.end());
+  CHECK(removed == std::vector<std::string>{ckpt(run, 1), ckpt(run, 3)});
+  CHECK(list_checkpoints(dir) == std::vector<std::string>{ckpt(run, 2), ckpt(run, 4)});
   fs::remove_all(run);
 }

@@ -166,9 +166,9 @@ TEST_CASE("a destructive update is never checkpointed, and the last good checkpo
   // message named step 4 as good.
   fs::path out = fresh_dir("run_nan_late");
   const std::vector<std::string> o = {"train.steps=6", "train.batch_size=16", "train.eval_batches=1",
-                                      "optim.schedule.kind=step", "optim.schedule.step_size=3", "optim.schedule.warmup_steps=0",
-                                      "optim.schedule.gamma=1e30", "optim.clip_norm=0", "train.checkpoint_interval=1",
-                                      "train.keep_last=1"};
+                                      "optim.schedule.kind=step", "optim.schedule.step_size=3",
+                                      "optim.schedule.warmup_steps=0", "optim.schedule.gamma=1e30",
+                                      "optim.clip_norm=0", "train.checkpoint_interval=1", "train.keep_last=1"};
   const std::string msg = numerical_stop(o, out);
   const std::string good = checkpoint_path((out / "checkpoints").string(), 3);
   CHECK_THAT(msg, Catch::StartsWith("step 4: ") && Catch::Contains("the main loss is NaN") &&

@@ -22,7 +22,9 @@ namespace {
 constexpr const char* kLockFile = "run.lock";
 
 // What write_file_atomic leaves when killed between creating its temporary and the rename.
-bool is_temporary(const std::string& name) { return name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos; }
+bool is_temporary(const std::string& name) {
+  return name.size() > 1 && name[0] == '.' && name.find(".tmp.") != std::string::npos;
+}
 
 bool is_run_file(const std::string& name) {
   static const std::set<std::string> files = {"config.yaml", "metrics.jsonl", "metrics.csv", kLockFile};

@@ -484,16 +484,16 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   auto on_interrupt = [&](int64_t done) {
     const int sig = interrupt.signal();
     if (!sig || done == cfg.train.steps) return;  // at the end there is nothing left to stop
-    if (done > saved_step) save(done);
+    const bool saving = done > saved_step;
+    if (saving) save(done);
     progress.finish();
     std::string how_to = "moegrad train " + args.config_path + " --resume " + run_dir;
     if (!args.overrides.empty()) how_to += " (with the same --set options)";
-    if (last_good.empty())
-      throw Interrupted(sig, "interrupted by " + signal_name(sig) + " before the first step; no checkpoint; start "
-                                 "again with: " + how_to);
-    throw Interrupted(sig, "interrupted by " + signal_name(sig) + " after step " + std::to_string(done) + " of " +
-                               std::to_string(cfg.train.steps) + "; saved the checkpoint " + last_good +
-                               "; resume with: " + how_to);
+    std::string what = "interrupted by " + signal_name(sig) + " after step " + std::to_string(done) + " of " +
+                       std::to_string(cfg.train.steps) + "; ";
+    if (last_good.empty()) what += "no checkpoint yet; start it again from step 0 with: ";
+    else what += (saving ? "saved the checkpoint " : "its newest checkpoint is ") + last_good + "; resume with: ";
+    throw Interrupted(sig, what + how_to);
   };
   on_interrupt(start);
 
