@@ -1,5 +1,6 @@
 #include "train/trainer.h"
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -14,12 +15,11 @@
 #include "nn/optim/clip_grad.h"
 #include "nn/optim/sgd.h"
 #include "nn/safetensors.h"
-#include "autograd/anomaly_mode.h"
 #include "train/checkpoint.h"
 #include "train/cluster_task.h"
 #include "train/config.h"
-#include "train/metrics.h"
 #include "train/interrupt.h"
+#include "train/metrics.h"
 #include "train/model.h"
 #include "train/run_folder.h"
 #include "train/task.h"
@@ -86,9 +86,9 @@ std::string non_finite_terms(const ModelOutput& out) {
 bool all_finite(const Tensor& t) {
   if (!t.defined() || t.numel() == 0 || !is_floating(t.dtype())) return true;
   if (t.is_contiguous() && t.dtype() == DType::f32) {
-    const auto* p = static_cast<const uint32_t*>(t.raw_data());
+    const float* p = t.data_ptr<float>();
     bool bad = false;
-    for (int64_t i = 0; i < t.numel(); ++i) bad |= (p[i] & 0x7f800000u) == 0x7f800000u;
+    for (int64_t i = 0; i < t.numel(); ++i) bad |= (std::bit_cast<uint32_t>(p[i]) & 0x7f800000u) == 0x7f800000u;
     return !bad;
   }
   return non_finite_kind(t).empty();
