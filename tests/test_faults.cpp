@@ -152,3 +152,94 @@ TEST_CASE("a checkpoint loaded into a model of another shape names each mismatch
   }
   fs::remove_all(run);
 }
+
+TEST_CASE("a closed stdout pipe does not stop training: it says so once and checkpoints as usual", "[train][faults]") {
+  // As `moegrad train ... | head -1`, with the reader gone from the start. Before, SIGPIPE
+  // ended the run with no message and no checkpoint.
+  fs::path run = fresh_dir("fault_pipe");
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  ::close(fds[0]);
+  ChildIo io;
+  io.stdout_fd = fds[1];
+  io.stderr_path = fresh_dir("fault_pipe_err").string();
+  const pid_t pid =
+      spawn_moegrad(train_args(tiny_toy(20, {"train.checkpoint_interval=10"}), {"--out", run.string()}), io);
+  ::close(fds[1]);
+  CHECK(wait_moegrad(pid) == 0);
+  CHECK(list_checkpoints((run / "checkpoints").string()) ==
+        std::vector<std::string>{checkpoint_path((run / "checkpoints").string(), 10),
+                                 checkpoint_path((run / "checkpoints").string(), 20)});
+  const std::string err = file_text(io.stderr_path);
+  const std::string note = "the standard output cannot be written any more; training goes on";
+  CHECK_THAT(err, Catch::Contains(note) && Catch::Contains(run.string()));
+  CHECK(err.find(note) == err.rfind(note));  // said once
+  fs::remove_all(run);
+  fs::remove(io.stderr_path);
+}
+
+namespace {
+// A run long enough to be signalled mid-way, saving only at its end unless interrupted.
+const std::vector<std::string> kLong = tiny_toy(250, {"train.checkpoint_interval=1000", "train.log_interval=10"});
+
+// Starts kLong into `run` and waits until it is training (its first metrics line).
+pid_t spawn_until_training(const fs::path& run, const std::string& stderr_path) {
+  ChildIo io;
+  io.stderr_path = stderr_path;
+  const pid_t pid = spawn_moegrad(train_args(kLong, {"--out", run.string()}), io);
+  REQUIRE(wait_until([&] { return !file_text(run / "metrics.jsonl").empty(); }));
+  return pid;
+}
+}  // namespace
+
+TEST_CASE("SIGTERM: the run finishes its step, saves, says how to resume, exits 143, and resuming is bit-identical",
+          "[train][faults]") {
+  fs::path whole = fresh_dir("fault_term_whole"), run = fresh_dir("fault_term");
+  const std::string err_path = fresh_dir("fault_term_err").string();
+  const pid_t pid = spawn_until_training(run, err_path);
+  ::kill(pid, SIGTERM);
+  CHECK(wait_moegrad(pid) == 143);
+  auto left = list_checkpoints((run / "checkpoints").string());
+  REQUIRE(left.size() == 1);  // before, nothing was saved
+  const int64_t step = load_checkpoint(left[0]).step;
+  CHECK(step > 0);
+  CHECK(step < 250);
+  const std::string err = file_text(err_path);
+  CHECK_THAT(err, Catch::Contains("interrupted by SIGTERM after step " + std::to_string(step) + " of 250") &&
+                      Catch::Contains("saved the checkpoint " + left[0]) &&
+                      Catch::Contains("--resume " + run.string()));
+  train_here(kLong, whole.string());
+  train_here(kLong, "", run.string());
+  CHECK(tensor_bytes(checkpoint_path((run / "checkpoints").string(), 250)) ==
+        tensor_bytes(checkpoint_path((whole / "checkpoints").string(), 250)));
+  for (const auto& d : {whole, run}) fs::remove_all(d);
+  fs::remove(err_path);
+}
+
+TEST_CASE("Ctrl-C saves and exits 130, a second signal exits at once without saving", "[train][faults]") {
+  fs::path run = fresh_dir("fault_int");
+  const std::string err_path = fresh_dir("fault_int_err").string();
+  pid_t pid = spawn_until_training(run, err_path);
+  ::kill(pid, SIGINT);
+  CHECK(wait_moegrad(pid) == 130);
+  CHECK(list_checkpoints((run / "checkpoints").string()).size() == 1);
+  CHECK_THAT(file_text(err_path), Catch::Contains("interrupted by SIGINT after step"));
+  fs::remove_all(run);
+
+  // Two signals pending at once (sent while the run is stopped) reach the handler back to
+  // back: the second one must end the process without waiting for the step or the save.
+  pid = spawn_until_training(run, err_path);
+  ::kill(pid, SIGSTOP);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, WUNTRACED) == pid);
+  REQUIRE(WIFSTOPPED(status));
+  ::kill(pid, SIGINT);
+  ::kill(pid, SIGTERM);
+  ::kill(pid, SIGCONT);
+  const int code = wait_moegrad(pid);
+  CHECK((code == 130 || code == 143));
+  CHECK_THAT(file_text(err_path), Catch::Contains("interrupted again: exiting at once, without saving"));
+  CHECK(list_checkpoints((run / "checkpoints").string()).empty());
+  fs::remove_all(run);
+  fs::remove(err_path);
+}

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "autograd/anomaly_mode.h"
 #include "core/core.h"
 #include "nn/safetensors.h"
 
@@ -14,7 +17,36 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-constexpr const char* kFormat = "moegrad-checkpoint/1";
+// /1 files (no checksums) still load; /2 is what is written.
+constexpr const char* kFormat = "moegrad-checkpoint/2";
+constexpr const char* kFormatV1 = "moegrad-checkpoint/1";
+constexpr const char* kChecksumPrefix = "checksum:";
+
+bool known_format(const std::string& f) { return f == kFormat || f == kFormatV1; }
+
+// 64 bits over the raw bytes, word by word. Every step (mix, xor, multiply by an odd
+// constant) is a bijection, so any change confined to one word always changes the result;
+// it guards against damage, not against someone forging a file.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string checksum(const Tensor& t) {
+  std::string bytes(static_cast<size_t>(t.numel()) * dtype_size(t.dtype()), '\0');
+  Tensor c = core::contiguous(t);
+  if (!bytes.empty()) c.backend().copy_to_host(bytes.data(), c.raw_data(), bytes.size());
+  uint64_t h = mix(0x9e3779b97f4a7c15ULL ^ bytes.size());
+  for (size_t i = 0; i < bytes.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, bytes.data() + i, std::min<size_t>(8, bytes.size() - i));
+    h = (h ^ mix(w)) * 0x100000001b3ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(mix(h)));
+  return hex;
+}
 
 Tensor rng_tensor(const Generator::State& s) {
   std::vector<int64_t> v;
@@ -35,12 +67,67 @@ Generator::State rng_state(const nn::StateDict& sd, const std::string& key, cons
 std::string json_path(const std::string& safetensors_path) {
   return fs::path(safetensors_path).replace_extension(".json").string();
 }
+
+// The sidecar, checked field by field: a hand-edited or damaged one is an error naming the
+// field, never a JSON library message.
+json read_sidecar(const std::string& meta_path, const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(meta_path, ec))
+    throw Error(path + ": the checkpoint's JSON sidecar " + meta_path +
+                " (step, config, vocabulary) is missing; a checkpoint is the pair step_<N>.safetensors + "
+                "step_<N>.json that moegrad train writes together");
+  json meta = json::parse(nn::read_file(meta_path, kMaxTextFileBytes), nullptr, /*allow_exceptions=*/false);
+  const std::string what = meta_path + ": not a " + std::string(kFormat) + " checkpoint description";
+  if (meta.is_discarded() || !meta.is_object()) throw Error(what + " (not a JSON object)");
+  if (!meta.contains("format") || !meta["format"].is_string() || !known_format(meta["format"].get<std::string>()))
+    throw Error(what + " (\"format\" is not \"" + kFormat + "\")");
+  if (!meta.contains("step") || !meta["step"].is_number_integer() || meta["step"].get<int64_t>() < 0)
+    throw Error(what + " (\"step\" is not a non-negative integer)");
+  if (!meta.contains("config") || !meta["config"].is_string())
+    throw Error(what + " (\"config\" is not a string)");
+  if (meta.contains("vocab") && !meta["vocab"].is_string()) throw Error(what + " (\"vocab\" is not a string)");
+  return meta;
+}
+
+std::string metadata_value(const nn::Metadata& m, const std::string& key) {
+  auto it = m.find(key);
+  return it == m.end() ? std::string() : it->second;
+}
+
+// The two halves of one checkpoint, keyed by step.
+struct Halves {
+  std::string tensors, sidecar;
+};
+std::map<int64_t, Halves> scan(const std::string& dir) {
+  std::map<int64_t, Halves> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const fs::path p = entry.path();
+    const int64_t step = checkpoint_step(p.string());
+    if (step < 0) continue;
+    (p.extension() == ".json" ? out[step].sidecar : out[step].tensors) = p.string();
+  }
+  return out;
+}
 }  // namespace
 
 std::string checkpoint_path(const std::string& dir, int64_t step) {
   char name[64];
   std::snprintf(name, sizeof(name), "step_%08lld.safetensors", static_cast<long long>(step));
   return (fs::path(dir) / name).string();
+}
+
+int64_t checkpoint_step(const std::string& path) {
+  const fs::path p(path);
+  const std::string ext = p.extension().string(), stem = p.stem().string();
+  if ((ext != ".safetensors" && ext != ".json") || stem.rfind("step_", 0) != 0 || stem.size() == 5) return -1;
+  int64_t step = -1;
+  const char* first = stem.data() + 5;
+  const char* last = stem.data() + stem.size();
+  auto [end, err] = std::from_chars(first, last, step);
+  if (err != std::errc() || end != last || step < 0) return -1;
+  return step;
 }
 
 void save_checkpoint(const std::string& dir, const CheckpointState& s) {
@@ -50,8 +137,10 @@ void save_checkpoint(const std::string& dir, const CheckpointState& s) {
   for (const auto& [name, t] : s.optimizer) tensors.set("optim/" + name, t);
   tensors.set("rng/train", rng_tensor(s.train_rng));
   tensors.set("rng/data", rng_tensor(s.data_rng));
+  nn::Metadata metadata = {{"format", kFormat}, {"step", std::to_string(s.step)}};
+  for (const auto& [name, t] : tensors) metadata[kChecksumPrefix + name] = checksum(t);
   const std::string path = checkpoint_path(dir, s.step);
-  nn::save_safetensors(path, tensors, {{"format", kFormat}, {"step", std::to_string(s.step)}});
+  nn::save_safetensors(path, tensors, metadata);
   json meta = {{"format", kFormat}, {"step", s.step}, {"config", s.config_yaml}, {"vocab", s.vocab},
                {"tensors", fs::path(path).filename().string()}};
   nn::write_file_atomic(json_path(path), meta.dump(2) + "\n");
@@ -60,23 +149,41 @@ void save_checkpoint(const std::string& dir, const CheckpointState& s) {
 CheckpointState load_checkpoint(const std::string& given) {
   std::string path = given;
   if (fs::path(path).extension() == ".json") path = fs::path(path).replace_extension(".safetensors").string();
-  CheckpointState s;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such checkpoint file");
   const std::string meta_path = json_path(path);
-  json meta = json::parse(nn::read_file(meta_path), nullptr, /*allow_exceptions=*/false);
-  if (meta.is_discarded() || !meta.is_object() || meta.value("format", "") != kFormat ||
-      !meta.contains("step") || !meta["step"].is_number_integer() || !meta.contains("config") ||
-      !meta["config"].is_string())
-    throw Error(meta_path + ": not a " + std::string(kFormat) + " checkpoint description");
+  json meta = read_sidecar(meta_path, path);
+  CheckpointState s;
   s.step = meta["step"].get<int64_t>();
   s.config_yaml = meta["config"].get<std::string>();
-  s.vocab = meta.value("vocab", "");
+  s.vocab = meta.value("vocab", std::string());
   nn::SafetensorsContents f = nn::load_safetensors(path);
-  if (f.metadata["format"] != kFormat) throw Error(path + ": not a " + std::string(kFormat) + " file");
-  if (f.metadata["step"] != std::to_string(s.step))
-    throw Error(path + ": step " + f.metadata["step"] + " does not match " + meta_path);
+  const std::string format = metadata_value(f.metadata, "format");
+  if (!known_format(format)) throw Error(path + ": not a " + std::string(kFormat) + " file");
+  if (metadata_value(f.metadata, "step") != std::to_string(s.step))
+    throw Error(path + ": step " + metadata_value(f.metadata, "step") + " does not match " + meta_path);
+  if (format == kFormat) {
+    for (const auto& [name, t] : f.tensors) {
+      const std::string want = metadata_value(f.metadata, kChecksumPrefix + name);
+      if (want.empty()) throw Error(path + ": tensor '" + name + "' has no checksum: the file was altered");
+      if (checksum(t) != want)
+        throw Error(path + ": tensor '" + name + "' is damaged: its checksum is " + checksum(t) +
+                    ", the checkpoint recorded " + want);
+    }
+    for (const auto& [key, value] : f.metadata)
+      if (key.rfind(kChecksumPrefix, 0) == 0 && !f.tensors.contains(key.substr(std::strlen(kChecksumPrefix))))
+        throw Error(path + ": tensor '" + key.substr(std::strlen(kChecksumPrefix)) +
+                    "' is listed in the checksums but missing from the file");
+  }
   for (const auto& [name, t] : f.tensors) {
-    if (name.rfind("model/", 0) == 0) s.model.set(name.substr(6), t);
-    else if (name.rfind("optim/", 0) == 0) s.optimizer.set(name.substr(6), t);
+    if (name.rfind("model/", 0) == 0) {
+      if (std::string bad = non_finite_kind(t); !bad.empty())
+        throw Error(path + ": model weight '" + name.substr(6) + "' holds " + bad +
+                    " values; the checkpoint cannot be used");
+      s.model.set(name.substr(6), t);
+    } else if (name.rfind("optim/", 0) == 0) {
+      s.optimizer.set(name.substr(6), t);
+    }
   }
   s.train_rng = rng_state(f.tensors, "rng/train", path);
   s.data_rng = rng_state(f.tensors, "rng/data", path);
@@ -85,24 +192,36 @@ CheckpointState load_checkpoint(const std::string& given) {
 
 std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> out;
-  if (!fs::is_directory(dir)) return out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const fs::path p = entry.path();
-    const std::string name = p.filename().string();
-    if (name.rfind("step_", 0) != 0 || p.extension() != ".safetensors") continue;
-    if (fs::exists(json_path(p.string()))) out.push_back(p.string());
-  }
-  std::sort(out.begin(), out.end());  // zero-padded steps sort by name
+  for (const auto& [step, h] : scan(dir))  // a map: ascending steps
+    if (!h.tensors.empty() && !h.sidecar.empty()) out.push_back(h.tensors);
   return out;
 }
 
-void prune_checkpoints(const std::string& dir, int64_t keep_last) {
-  std::vector<std::string> all = list_checkpoints(dir);
-  for (size_t i = 0; i + keep_last < all.size(); ++i) {
-    // The JSON goes first: a half-deleted checkpoint is then simply incomplete.
-    fs::remove(json_path(all[i]));
-    fs::remove(all[i]);
+void remove_checkpoint(const std::string& path) {
+  // The JSON goes first: a half-deleted checkpoint is then simply incomplete.
+  std::error_code ec;
+  fs::remove(json_path(path), ec);
+  fs::remove(path, ec);
+}
+
+std::vector<std::string> prune_checkpoints(const std::string& dir, int64_t keep_last, const std::string& keep) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& [step, h] : scan(dir)) {
+    if (h.tensors.empty() == h.sidecar.empty()) continue;
+    const std::string& half = h.tensors.empty() ? h.sidecar : h.tensors;
+    if (fs::remove(half, ec)) removed.push_back(half);
   }
+  std::vector<std::string> all = list_checkpoints(dir);
+  const auto protect = [&](const std::string& p) {
+    return !keep.empty() && fs::equivalent(p, keep, ec);
+  };
+  for (size_t i = 0; i + static_cast<size_t>(std::max<int64_t>(keep_last, 0)) < all.size(); ++i) {
+    if (protect(all[i])) continue;
+    remove_checkpoint(all[i]);
+    removed.push_back(all[i]);
+  }
+  return removed;
 }
 
 }  // namespace moegrad::train

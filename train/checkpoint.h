@@ -1,8 +1,10 @@
 #pragma once
 // Checkpoints: <run>/checkpoints/step_<N>.safetensors (model, optimizer state, generator
-// states) and step_<N>.json beside it (step, resolved config, vocabulary). Both are written
-// atomically, tensors first: a checkpoint counts only once its JSON exists, so a run killed
-// at any moment leaves its newest complete checkpoint loadable.
+// states, and a checksum of every tensor in its metadata) and step_<N>.json beside it (step,
+// resolved config, vocabulary). Both are written atomically, tensors first: a checkpoint
+// counts only once its JSON exists, so a run killed at any moment leaves its newest complete
+// checkpoint loadable. Loading verifies every checksum and refuses model weights that are
+// not finite, so a damaged or poisoned file is an error naming the file and the tensor.
 #include <string>
 #include <vector>
 
@@ -22,12 +24,19 @@ struct CheckpointState {
 };
 
 std::string checkpoint_path(const std::string& checkpoint_dir, int64_t step);  // the .safetensors
+// The step of a file named step_<N>.safetensors or step_<N>.json, or -1 for any other name.
+int64_t checkpoint_step(const std::string& path);
 void save_checkpoint(const std::string& checkpoint_dir, const CheckpointState& state);
 // `path` is the .safetensors file (or its .json); errors name the file and what is wrong.
 CheckpointState load_checkpoint(const std::string& path);
 // Complete checkpoints (both files present), oldest first.
 std::vector<std::string> list_checkpoints(const std::string& checkpoint_dir);
-// Deletes all but the newest `keep_last` complete checkpoints.
-void prune_checkpoints(const std::string& checkpoint_dir, int64_t keep_last);
+// Deletes all but the newest `keep_last` complete checkpoints, never `keep` (the last good
+// one), and the halves of incomplete ones (a .safetensors without its JSON or the reverse:
+// what a kill between the two writes, or during a prune, leaves). Returns what it deleted.
+std::vector<std::string> prune_checkpoints(const std::string& checkpoint_dir, int64_t keep_last,
+                                           const std::string& keep = "");
+// Deletes the checkpoint `path` (both files), JSON first.
+void remove_checkpoint(const std::string& path);
 
 }  // namespace moegrad::train

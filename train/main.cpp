@@ -1,16 +1,19 @@
 // The moegrad command line. Library code throws; only this file turns errors into exit
 // codes and messages: 0 done, 1 failed, 2 bad configuration or arguments (nothing
-// written), 3 stopped on a NaN or Inf (the last good checkpoint kept).
+// written), 3 stopped on a NaN or Inf (the last good checkpoint kept), 130 / 143 stopped by
+// SIGINT / SIGTERM (a checkpoint saved).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "core/error.h"
 #include "core/threading.h"
 #include "train/bench.h"
 #include "train/config.h"
+#include "train/interrupt.h"
 #include "train/mlp_demo.h"
 #include "train/parity.h"
 #include "train/sampling.h"
@@ -46,7 +49,10 @@ int run_parity(const std::vector<std::string>& files, const std::string& dtype, 
 }
 
 int run_train(const train::TrainArgs& args) {
+  // A closed stdout (moegrad train ... | head) is an EPIPE the trainer notices, not a signal.
+  std::signal(SIGPIPE, SIG_IGN);
   train::TrainSummary s = train::run_training(args, std::cout);
+  if (s.nothing_to_do) return 0;
   std::cout << "done: " << s.steps << " steps, final train loss " << s.final_train_loss;
   if (s.final_eval.contains("loss")) std::cout << ", eval loss " << s.final_eval["loss"].get<double>();
   if (s.final_eval.contains("specialisation"))
@@ -187,6 +193,9 @@ int main(int argc, char** argv) {
   } catch (const train::NumericalError& e) {
     std::cerr << "moegrad: " << e.what() << "\n";
     return 3;
+  } catch (const train::Interrupted& e) {
+    std::cerr << "moegrad: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "moegrad: " << e.what() << "\n";
     return 1;

@@ -1,5 +1,7 @@
 #include "train/metrics.h"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -13,10 +15,30 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-// Keeps the lines of `path` whose step (read by `step_of`) is <= keep; rewritten atomically.
+// The step of one metrics line, or -1 when the line is not a whole record (a line cut off
+// by a kill or a full disk, or edited by hand): such lines are dropped, never fatal.
+int64_t step_of(const std::string& line, bool csv) {
+  if (csv) {
+    // A whole record has every column.
+    if (std::count(line.begin(), line.end(), ',') + 1 != static_cast<std::ptrdiff_t>(MetricsLog::csv_columns().size()))
+      return -1;
+    const size_t comma = line.find(',');
+    const size_t next = line.find(',', comma + 1);
+    int64_t step = -1;
+    const char* first = line.data() + comma + 1;
+    const char* last = line.data() + next;
+    auto [end, err] = std::from_chars(first, last, step);
+    return err == std::errc() && end == last ? step : -1;
+  }
+  json j = json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) return -1;
+  return j["step"].get<int64_t>();
+}
+
+// Keeps the lines of `path` whose step is <= keep (and the CSV header); rewritten atomically.
 void truncate_after(const std::string& path, int64_t keep, bool csv) {
   if (!fs::exists(path)) return;
-  std::istringstream in(nn::read_file(path));
+  std::istringstream in(nn::read_file(path, kMaxTextFileBytes));
   std::string out, line;
   bool header = csv;
   while (std::getline(in, line)) {
@@ -26,15 +48,7 @@ void truncate_after(const std::string& path, int64_t keep, bool csv) {
       header = false;
       continue;
     }
-    int64_t step = -1;
-    if (csv) {
-      const size_t comma = line.find(',');
-      const size_t next = line.find(',', comma + 1);
-      if (comma != std::string::npos) step = std::stoll(line.substr(comma + 1, next - comma - 1));
-    } else {
-      json j = json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.contains("step")) step = j["step"].get<int64_t>();
-    }
+    const int64_t step = step_of(line, csv);
     if (step >= 0 && step <= keep) out += line + "\n";
   }
   nn::write_file_atomic(path, out);

@@ -1,9 +1,12 @@
 #include "train/trainer.h"
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "autograd/autograd.h"
@@ -15,8 +18,10 @@
 #include "train/checkpoint.h"
 #include "train/cluster_task.h"
 #include "train/config.h"
+#include "train/interrupt.h"
 #include "train/metrics.h"
 #include "train/model.h"
+#include "train/run_folder.h"
 #include "train/task.h"
 
 namespace moegrad::train {
@@ -60,49 +65,75 @@ double scalar_sum(const std::vector<LayerRouting>& layers, bool balance) {
   return s;
 }
 
-// Names the first loss term that is not finite, with its value, or "".
-std::string non_finite_term(const ModelOutput& out) {
-  auto bad = [](const std::string& name, double v) {
-    if (std::isfinite(v)) return std::string();
-    return name + " is " + (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+// Every loss term that is not finite, with its value ("the main loss is NaN, ..."), or "".
+std::string non_finite_terms(const ModelOutput& out) {
+  std::string terms;
+  auto check = [&](const std::string& name, double v) {
+    if (std::isfinite(v)) return;
+    terms += (terms.empty() ? "" : ", ") + name + " is " + (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
   };
-  if (auto b = bad("the main loss", out.main_loss.item<double>()); !b.empty()) return b;
+  check("the main loss", out.main_loss.item<double>());
   for (size_t i = 0; i < out.layers.size(); ++i) {
     const std::string layer = " of MoE layer " + std::to_string(i);
-    if (auto b = bad("balance_loss" + layer, core::sum(out.layers[i].balance_loss).item<double>()); !b.empty())
-      return b;
-    if (auto b = bad("router_z_loss" + layer, core::sum(out.layers[i].router_z_loss).item<double>()); !b.empty())
-      return b;
+    check("balance_loss" + layer, core::sum(out.layers[i].balance_loss).item<double>());
+    check("router_z_loss" + layer, core::sum(out.layers[i].router_z_loss).item<double>());
   }
-  return "";
+  return terms;
 }
 
+// True when every element is finite. Runs on every parameter after every step, so it reads
+// the exponent bits directly instead of building tensors.
+bool all_finite(const Tensor& t) {
+  if (!t.defined() || t.numel() == 0 || !is_floating(t.dtype())) return true;
+  if (t.is_contiguous() && t.dtype() == DType::f32) {
+    const float* p = t.data_ptr<float>();
+    bool bad = false;
+    for (int64_t i = 0; i < t.numel(); ++i) bad |= (std::bit_cast<uint32_t>(p[i]) & 0x7f800000u) == 0x7f800000u;
+    return !bad;
+  }
+  return non_finite_kind(t).empty();
+}
+
+// The name and kind ("NaN"/"Inf") of the first tensor of `named` that is not finite.
+std::optional<std::pair<std::string, std::string>> first_non_finite(const nn::NamedTensors& named, bool grads) {
+  for (const auto& [name, p] : named) {
+    const Tensor t = grads ? moegrad::grad(p) : p;
+    if (!all_finite(t)) return std::make_pair(name, non_finite_kind(t));
+  }
+  return std::nullopt;
+}
+
+// " (the largest parameter is 'X', |x| up to 1.2e+30)": the usual sign of a learning rate
+// that blew the weights up, while every single weight is still finite.
+std::string largest_parameter(const nn::NamedTensors& named) {
+  std::string name;
+  double largest = -1;
+  for (const auto& [n, p] : named) {
+    if (p.numel() == 0) continue;
+    const double m = core::amax(core::unary(UnaryOp::abs, p)).item<double>();
+    if (!(m <= largest)) largest = m, name = n;
+  }
+  if (name.empty()) return "";
+  std::ostringstream os;
+  os.precision(3);
+  os << " (the largest parameter is '" << name << "', |x| up to " << largest << ")";
+  return os.str();
+}
+
+// The run folder's default name: runs/<config name>-<local time>; create_new_folder adds
+// -2, -3... when two runs start in the same second.
 std::string default_run_dir(const std::string& config_path) {
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
-  std::string base = (fs::path("runs") / (fs::path(config_path).stem().string() + "-" + stamp)).string();
-  std::string dir = base;
-  for (int i = 2; fs::exists(dir); ++i) dir = base + "-" + std::to_string(i);
-  return dir;
-}
-
-// A run being resumed: its folder and the checkpoint to start from.
-std::pair<std::string, std::string> locate_resume(const std::string& given) {
-  if (fs::is_directory(given)) {
-    const std::string ckpt_dir = (fs::path(given) / "checkpoints").string();
-    std::vector<std::string> all = list_checkpoints(ckpt_dir);
-    if (all.empty()) throw ConfigFileError("--resume " + given, "resume", "the folder holds no complete checkpoint");
-    return {given, all.back()};
-  }
-  if (!fs::exists(given)) throw ConfigFileError("--resume " + given, "resume", "no such run folder or checkpoint");
-  fs::path p = fs::absolute(given);
-  return {p.parent_path().parent_path().string(), p.string()};
+  return (fs::path("runs") / (fs::path(config_path).stem().string() + "-" + stamp)).string();
 }
 
 // The config a run was started with must still describe the same model, data and
-// optimizer; only the train section (steps, intervals) may change on resume.
-void check_same_run(const Config& now, const std::string& saved_yaml, const std::string& where) {
+// optimizer; only the train section (steps, intervals) may change on resume. `location`
+// names the option that gave the checkpoint, `whose` the config it is compared with.
+void check_same_run(const Config& now, const std::string& saved_yaml, const std::string& where,
+                    const std::string& location, const std::string& whose) {
   Config saved = parse_config(saved_yaml, where);
   Config a = now, b = saved;
   a.train = b.train = LoopConfig{};
@@ -113,8 +144,85 @@ void check_same_run(const Config& now, const std::string& saved_yaml, const std:
   std::string la, lb;
   while (std::getline(sa, la) && std::getline(sb, lb))
     if (la != lb) break;
-  throw ConfigFileError("--resume", "config",
-                        "differs from the run's saved config: now '" + la + "', the run has '" + lb + "'");
+  throw ConfigFileError(location, "config",
+                        "differs from " + whose + ": now '" + la + "', " + "it has '" + lb + "'");
+}
+
+// How a run starts: where it writes and where its state comes from.
+enum class Start {
+  fresh,       // step 0 in a new (or reusable) folder
+  in_place,    // continue the run of a folder (from its newest loadable checkpoint, or step 0)
+  loose,       // a checkpoint outside any run folder, continued in a new folder
+};
+
+// A checkpoint is inside a run when it sits in <run>/checkpoints and <run> has its config.
+std::optional<std::string> run_of_checkpoint(const std::string& checkpoint) {
+  const fs::path p = fs::absolute(checkpoint).lexically_normal();
+  const fs::path dir = p.parent_path();
+  if (dir.filename() != "checkpoints" || !fs::exists(dir.parent_path() / "config.yaml")) return std::nullopt;
+  return dir.parent_path().string();
+}
+
+bool same_folder(const std::string& a, const std::string& b) {
+  return fs::weakly_canonical(a) == fs::weakly_canonical(b);
+}
+
+// The folder a fresh run (or a loose checkpoint's continuation) may write into: new, or a
+// run folder without checkpoints. Writes nothing. `locked`: this run holds its lock.
+void check_new_folder(const std::string& dir, bool locked) {
+  const std::string where = "--out " + dir;
+  if (auto who = locked ? std::nullopt : RunLock::holder(dir))
+    throw ConfigFileError(where, "out", "the run folder is in use by another moegrad run (" + *who + ")");
+  const FolderState st = inspect_run_folder(dir);
+  switch (st.kind) {
+    case FolderKind::absent:
+    case FolderKind::reusable:
+      return;
+    case FolderKind::not_a_folder:
+      throw ConfigFileError(where, "out", dir + " is a file, not a folder; give a folder for the run");
+    case FolderKind::has_checkpoints:
+      throw ConfigFileError(where, "out",
+                            "already holds files of a run with checkpoints; resume it with --resume " + dir +
+                                " or choose a new folder");
+    case FolderKind::foreign:
+      throw ConfigFileError(where, "out",
+                            "already holds files that are not a moegrad run's (" + st.foreign_entry +
+                                "); choose a new folder");
+  }
+}
+
+// The newest checkpoint of a run that loads, falling back past damaged ones (each named
+// in `log`); nothing when the run has no complete checkpoint.
+std::optional<std::pair<std::string, CheckpointState>> newest_loadable(const std::string& run_dir, std::ostream& log) {
+  std::vector<std::string> all = list_checkpoints((fs::path(run_dir) / "checkpoints").string());
+  std::string failures;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      CheckpointState s = load_checkpoint(*it);
+      if (!failures.empty()) log << "resuming from " << *it << ", the newest checkpoint that loads\n";
+      return std::make_pair(*it, std::move(s));
+    } catch (const Error& e) {
+      log << "warning: skipping a checkpoint that cannot be loaded: " << e.what() << "\n";
+      failures += std::string(failures.empty() ? "" : "; ") + e.what();
+    }
+  }
+  if (!all.empty()) throw Error("--resume " + run_dir + ": none of its checkpoints can be loaded: " + failures);
+  return std::nullopt;
+}
+
+// Raising (or lowering) train.steps on resume changes a schedule that decays over the whole
+// run: the learning rate from the resumed step on is not what the original run would have
+// used. Allowed (it is how a run is extended), but said.
+void warn_if_schedule_stretched(const Config& now, const std::string& saved_yaml, int64_t step, std::ostream& log) {
+  Config saved = parse_config(saved_yaml, "the checkpoint's config");
+  if (saved.train.steps == now.train.steps) return;
+  const double before = saved.optim.schedule.lr_at(step), after = now.optim.schedule.lr_at(step);
+  log << "note: train.steps is now " << now.train.steps << " (the run was started with " << saved.train.steps
+      << ")";
+  if (now.optim.schedule.kind == nn::LrScheduleKind::warmup_cosine)
+    log << "; the warmup_cosine schedule now decays over " << now.train.steps << " steps, so the learning rate at step "
+        << step << " is " << after << " instead of " << before;
+  log << "\n";
 }
 
 struct Evaluation {
@@ -174,49 +282,143 @@ std::string fmt_num(double v, int precision = 5) {
   return os.str();
 }
 
+// Where a run writes, what it starts from, and the lock that keeps its folder.
+struct RunStart {
+  Start how = Start::fresh;
+  std::string run_dir;      // empty until taken: a new default folder
+  std::string resume_from;  // the checkpoint, if any
+  std::optional<CheckpointState> state;
+  std::unique_ptr<RunLock> lock;
+};
+
+// Decides from --out and --resume where the run goes; loads a loose checkpoint. Writes
+// nothing.
+RunStart plan_start(const TrainArgs& args, const Config& cfg) {
+  RunStart r;
+  r.run_dir = args.out_dir;
+  if (!args.resume.empty()) {
+    std::error_code ec;
+    if (fs::is_directory(args.resume, ec)) {
+      r.how = Start::in_place;
+      r.run_dir = args.resume;
+      // <run>/checkpoints given for <run>.
+      const fs::path p = fs::path(args.resume).lexically_normal();
+      const fs::path folder = p.filename().empty() ? p.parent_path() : p;
+      if (folder.filename() == "checkpoints" && fs::exists(folder.parent_path() / "config.yaml"))
+        r.run_dir = folder.parent_path().empty() ? "." : folder.parent_path().string();
+      const FolderState st = inspect_run_folder(r.run_dir);
+      if (st.kind == FolderKind::foreign && !fs::exists(fs::path(r.run_dir) / "config.yaml"))
+        throw ConfigFileError("--resume " + args.resume, "resume",
+                              "not a moegrad run folder: no config.yaml, and it holds " + st.foreign_entry);
+    } else if (!fs::exists(args.resume, ec)) {
+      throw ConfigFileError("--resume " + args.resume, "resume", "no such run folder or checkpoint");
+    } else if (std::optional<std::string> owner = run_of_checkpoint(args.resume)) {
+      r.how = Start::in_place;
+      r.run_dir = *owner;
+      r.resume_from = args.resume;
+    } else {
+      r.how = Start::loose;
+      r.resume_from = args.resume;
+      r.state = load_checkpoint(r.resume_from);
+      check_same_run(cfg, r.state->config_yaml, r.resume_from, "--resume " + r.resume_from,
+                     "the checkpoint's saved config");
+    }
+    if (r.how == Start::in_place && !args.out_dir.empty() && !same_folder(args.out_dir, r.run_dir))
+      throw ConfigFileError("--out " + args.out_dir, "out", "a resumed run continues in its own folder " + r.run_dir);
+  }
+  if (r.how != Start::in_place && !r.run_dir.empty()) check_new_folder(r.run_dir, /*locked=*/false);
+  return r;
+}
+
+// Creates and locks the run folder, checks it again under the lock (another run may have
+// written into it since), and for a run continued in place picks its checkpoint.
+void take_folder(RunStart& r, const TrainArgs& args, const Config& cfg, std::ostream& log) {
+  if (r.how == Start::in_place) {
+    r.lock = std::make_unique<RunLock>(r.run_dir, "--resume " + args.resume, "resume");
+    if (!r.resume_from.empty()) {
+      r.state = load_checkpoint(r.resume_from);
+    } else if (auto newest = newest_loadable(r.run_dir, log)) {
+      r.resume_from = newest->first;
+      r.state = std::move(newest->second);
+    } else {
+      log << "the run folder " << r.run_dir << " holds no checkpoint: starting it from step 0\n";
+      const fs::path saved = fs::path(r.run_dir) / "config.yaml";
+      if (fs::exists(saved))
+        check_same_run(cfg, nn::read_file(saved.string(), kMaxConfigFileBytes), saved.string(),
+                       "--resume " + r.run_dir, "the run's saved config");
+    }
+    if (r.state)
+      check_same_run(cfg, r.state->config_yaml, r.resume_from, "--resume " + r.resume_from, "the run's saved config");
+    return;
+  }
+  if (r.run_dir.empty()) r.run_dir = create_new_folder(default_run_dir(args.config_path));
+  fs::create_directories(r.run_dir);
+  r.lock = std::make_unique<RunLock>(r.run_dir, "--out " + r.run_dir, "out");
+  check_new_folder(r.run_dir, /*locked=*/true);
+}
+
+// A checkpoint already at (or past) train.steps: said, and nothing is written.
+bool already_done(const RunStart& r, const Config& cfg, std::ostream& log) {
+  if (!r.state || r.state->step < cfg.train.steps) return false;
+  log << "nothing to do: " << (r.how == Start::in_place ? "the run " + r.run_dir + " already finished"
+                                                          : "the checkpoint " + r.resume_from + " is")
+      << " at step " << r.state->step << " (train.steps is " << cfg.train.steps
+      << "); raise train.steps to train further\n";
+  return true;
+}
+
 }  // namespace
 
 TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
+  // Installed first, so that a Ctrl-C during the setup is noticed too.
+  InterruptGuard interrupt;
   // Everything that can be wrong with the configuration is found before anything is written.
   Config cfg = load_config(args.config_path, args.overrides);
-  std::string run_dir, resume_from;
-  CheckpointState resumed;
-  if (!args.resume.empty()) {
-    std::tie(run_dir, resume_from) = locate_resume(args.resume);
-    resumed = load_checkpoint(resume_from);
-    check_same_run(cfg, resumed.config_yaml, resume_from);
-    if (!args.out_dir.empty() && fs::weakly_canonical(args.out_dir) != fs::weakly_canonical(run_dir))
-      throw ConfigFileError("--out " + args.out_dir, "out", "a resumed run continues in its own folder " + run_dir);
-  } else {
-    run_dir = args.out_dir.empty() ? default_run_dir(args.config_path) : args.out_dir;
-    if (fs::exists(run_dir) && !fs::is_empty(run_dir))
-      throw ConfigFileError("--out " + run_dir, "out",
-                            "already holds files; resume it with --resume " + run_dir + " or choose a new folder");
-  }
+  RunStart begin = plan_start(args, cfg);
+  TrainSummary summary;
+  summary.nothing_to_do = already_done(begin, cfg, log);
+  if (summary.nothing_to_do) return summary;
   const DType dtype = DType::f32;
   std::unique_ptr<Task> task = make_task(cfg, dtype);
-  if (!resume_from.empty() && resumed.vocab != task->vocabulary())
+  if (interrupt.signal())
+    throw Interrupted(interrupt.signal(), "interrupted by " + signal_name(interrupt.signal()) +
+                                              " before training started; nothing was written");
+  take_folder(begin, args, cfg, log);
+  const std::string& run_dir = begin.run_dir;
+  const std::string& resume_from = begin.resume_from;
+  const bool have_state = begin.state.has_value();
+  summary.nothing_to_do = already_done(begin, cfg, log);
+  if (summary.nothing_to_do) return summary;
+  if (have_state && begin.state->vocab != task->vocabulary())
     throw ConfigFileError("--resume", "data", "the data's vocabulary differs from the checkpoint's");
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, dtype);
   std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(cfg.optim, model->named_parameters());
   Generator train_gen(stream_seed(cfg.seed, kTrainStream)), data_gen(stream_seed(cfg.seed, kDataStream));
   int64_t start = 0;
-  if (!resume_from.empty()) {
+  if (have_state) {
+    const CheckpointState& resumed = *begin.state;
     model->load_state_dict(resumed.model, /*strict=*/true);
     optimizer->load_state_dict(resumed.optimizer);
     train_gen.set_state(resumed.train_rng);
     data_gen.set_state(resumed.data_rng);
     start = resumed.step;
   }
+  const std::string resumed_yaml = have_state ? begin.state->config_yaml : "";
+  begin.state.reset();  // its tensors now live in the model and the optimizer
 
-  fs::create_directories(run_dir);
+  const std::vector<std::string> leftovers = clean_leftovers(run_dir);
   const std::string config_yaml = to_yaml(cfg);
-  TrainSummary summary;
   summary.run_dir = run_dir;
   summary.config_file = (fs::path(run_dir) / "config.yaml").string();
   summary.checkpoint_dir = (fs::path(run_dir) / "checkpoints").string();
   nn::write_file_atomic(summary.config_file, config_yaml);
+  if (begin.how != Start::in_place) {
+    // A reused folder's metrics are from a run that is being replaced.
+    std::error_code ec;
+    fs::remove(fs::path(run_dir) / "metrics.jsonl", ec);
+    fs::remove(fs::path(run_dir) / "metrics.csv", ec);
+  }
   MetricsLog metrics(run_dir, start);
   summary.metrics_jsonl = metrics.jsonl_path();
   summary.metrics_csv = metrics.csv_path();
@@ -225,6 +427,10 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
       << model->num_parameters() << " parameters (" << model->active_parameters() << " active per token), "
       << cfg.train.steps << " steps\n";
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";
+  if (begin.how == Start::loose)
+    log << "the checkpoint " << resume_from << " is not inside a run folder: it is continued in this new one\n";
+  for (const std::string& f : leftovers) log << "removed " << f << ", left over by an interrupted run\n";
+  if (have_state) warn_if_schedule_stretched(cfg, resumed_yaml, start, log);
   log << std::flush;
 
   Progress progress(cfg.train.steps, args.interactive, log);
@@ -232,14 +438,64 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
   call.gen = &train_gen;
   call.noise_gates = cfg.model.noise_gates;
   call.noise_mult = cfg.model.noise_mult;
+  const nn::NamedTensors named_params = model->named_parameters();
   const TensorList params = model->parameters();
+  // The newest checkpoint whose parameters are known to give finite losses: the one
+  // resumed from, or one this run saved after checking them.
+  std::string last_good = resume_from;
+  int64_t saved_step = start;
+  auto stop = [&](int64_t step, const std::string& what) {
+    const std::string good =
+        last_good.empty() ? "There is no good checkpoint yet: the folder can be reused with --out " + run_dir
+                          : "The last good checkpoint is " + last_good;
+    progress.finish();
+    return NumericalError("step " + std::to_string(step) + ": " + what + "; stopping. " + good);
+  };
+  // A checkpoint is saved only once a forward on its parameters gives finite losses: the
+  // next training batch, drawn with copies of the generators so the run's streams stay
+  // where they are (a resumed run starts with that very forward).
   auto save = [&](int64_t step) {
+    NoGradGuard no_grad;
+    Generator next_train, next_data;
+    next_train.set_state(train_gen.state());
+    next_data.set_state(data_gen.state());
+    moe::GatingCall next_call = call;
+    next_call.gen = &next_train;
+    ModelOutput next = model->forward(task->train_batch(cfg.train.batch_size, next_data), next_call);
+    if (std::string bad = non_finite_terms(next); !bad.empty())
+      throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" + bad + ")" +
+                           largest_parameter(named_params) + ", so they are not saved");
     CheckpointState s{step, model->state_dict(), optimizer->state_dict(), train_gen.state(), data_gen.state(),
                       config_yaml, task->vocabulary()};
     save_checkpoint(summary.checkpoint_dir, s);
-    prune_checkpoints(summary.checkpoint_dir, cfg.train.keep_last);
-    summary.last_checkpoint = checkpoint_path(summary.checkpoint_dir, step);
+    last_good = summary.last_checkpoint = checkpoint_path(summary.checkpoint_dir, step);
+    saved_step = step;
+    prune_checkpoints(summary.checkpoint_dir, cfg.train.keep_last, last_good);
   };
+  bool stdout_lost = false;
+  auto watch_stdout = [&] {
+    // A closed pipe (moegrad train ... | head) must not end the run: the stream stops
+    // writing once it fails, and the run goes on into its folder.
+    if (stdout_lost || log) return;
+    stdout_lost = true;
+    std::cerr << "moegrad: the standard output cannot be written any more; training goes on, "
+                 "its metrics and checkpoints are in " << run_dir << "\n" << std::flush;
+  };
+  auto on_interrupt = [&](int64_t done) {
+    const int sig = interrupt.signal();
+    if (!sig || done == cfg.train.steps) return;  // at the end there is nothing left to stop
+    const bool saving = done > saved_step;
+    if (saving) save(done);
+    progress.finish();
+    std::string how_to = "moegrad train " + args.config_path + " --resume " + run_dir;
+    if (!args.overrides.empty()) how_to += " (with the same --set options)";
+    std::string what = "interrupted by " + signal_name(sig) + " after step " + std::to_string(done) + " of " +
+                       std::to_string(cfg.train.steps) + "; ";
+    if (last_good.empty()) what += "no checkpoint yet; start it again from step 0 with: ";
+    else what += (saving ? "saved the checkpoint " : "its newest checkpoint is ") + last_good + "; resume with: ";
+    throw Interrupted(sig, what + how_to);
+  };
+  on_interrupt(start);
 
   double window_time = 0;
   int64_t window_tokens = 0;
@@ -249,27 +505,29 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     optimizer->set_lr(lr);
     Batch batch = task->train_batch(cfg.train.batch_size, data_gen);
     ModelOutput out = model->forward(batch, call);
-    if (std::string bad = non_finite_term(out); !bad.empty())
-      throw NumericalError("step " + std::to_string(step + 1) + ": " + bad + "; stopping. The last good checkpoint is " +
-                           (summary.last_checkpoint.empty() ? resume_from : summary.last_checkpoint));
+    const int64_t done = step + 1;
+    if (std::string bad = non_finite_terms(out); !bad.empty())
+      throw stop(done, bad + largest_parameter(named_params));
     Tensor loss = out.aux_loss.defined() ? out.main_loss + out.aux_loss : out.main_loss;
     backward(loss);
     const double grad_norm = cfg.optim.clip_norm > 0 ? nn::clip_grad_norm_(params, cfg.optim.clip_norm)
                                                      : nn::clip_grad_norm_(params, 1e300);
-    if (!std::isfinite(grad_norm))
-      throw NumericalError("step " + std::to_string(step + 1) + ": the gradient norm is not finite; stopping. "
-                           "The last good checkpoint is " +
-                           (summary.last_checkpoint.empty() ? resume_from : summary.last_checkpoint));
+    if (!std::isfinite(grad_norm)) {
+      auto bad = first_non_finite(named_params, /*grads=*/true);
+      throw stop(done, bad ? "the gradient of '" + bad->first + "' holds " + bad->second + " (the losses were finite)"
+                           : "the gradient norm is not finite (the losses were finite)");
+    }
     optimizer->step();
     optimizer->zero_grad();
+    if (auto bad = first_non_finite(named_params, /*grads=*/false))
+      throw stop(done, "the optimizer step made parameter '" + bad->first + "' " + bad->second +
+                           " from finite gradients (check optim.lr and optim.eps)");
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     window_time += dt;
     window_tokens += batch.tokens;
-    const int64_t done = step + 1;
     const double loss_value = loss.item<double>();
     summary.final_train_loss = loss_value;
     progress.step(done, loss_value, static_cast<double>(batch.tokens) / std::max(dt, 1e-9));
-
     if (done % cfg.train.log_interval == 0 || done == cfg.train.steps) {
       const double tok_s = static_cast<double>(window_tokens) / std::max(window_time, 1e-9);
       window_time = 0;
@@ -307,6 +565,9 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     }
     if (done % cfg.train.eval_interval == 0 || done == cfg.train.steps) {
       Evaluation ev = evaluate(*model, *task, cfg, done);
+      if (!std::isfinite(ev.main_loss))
+        throw stop(done, "the eval loss is " + std::string(std::isnan(ev.main_loss) ? "NaN" : "Inf") +
+                             largest_parameter(named_params));
       metrics.write(ev.record);
       summary.final_eval = ev.record;
       std::string line = "eval step " + std::to_string(done) + "  loss " + fmt_num(ev.main_loss);
@@ -317,6 +578,8 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
       progress.line(line);
     }
     if (done % cfg.train.checkpoint_interval == 0 || done == cfg.train.steps) save(done);
+    watch_stdout();
+    on_interrupt(done);
   }
   progress.finish();
   summary.steps = cfg.train.steps;
@@ -328,12 +591,16 @@ json evaluate_checkpoint(const std::string& config_path, const std::vector<std::
                          const std::string& checkpoint) {
   Config cfg = load_config(config_path, overrides);
   CheckpointState s = load_checkpoint(checkpoint);
-  check_same_run(cfg, s.config_yaml, checkpoint);
+  check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config");
   std::unique_ptr<Task> task = make_task(cfg, DType::f32);
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, DType::f32);
   model->load_state_dict(s.model, /*strict=*/true);
-  json rec = evaluate(*model, *task, cfg, s.step).record;
+  Evaluation ev = evaluate(*model, *task, cfg, s.step);
+  if (!std::isfinite(ev.main_loss))
+    throw NumericalError(checkpoint + ": its weights give a " + (std::isnan(ev.main_loss) ? "NaN" : "Inf") +
+                         " eval loss" + largest_parameter(model->named_parameters()));
+  json rec = ev.record;
   rec["checkpoint"] = checkpoint;
   return rec;
 }

@@ -20,7 +20,10 @@ struct TrainArgs {
   std::string config_path;
   std::vector<std::string> overrides;  // key.path=value
   std::string out_dir;                 // empty: runs/<config name>-<time>
-  std::string resume;                  // a run folder or a checkpoint file
+  // A run folder (continued from its newest checkpoint that loads, or from step 0 when it
+  // has none), one of its checkpoints, or a checkpoint outside any run (continued in a new
+  // folder: --out, or the default name).
+  std::string resume;
   bool interactive = false;            // draw a progress bar
 };
 
@@ -30,10 +33,14 @@ struct TrainSummary {
   int64_t steps = 0;
   double final_train_loss = 0;
   nlohmann::json final_eval;
+  // The run was already at (or past) train.steps: nothing trained, nothing written.
+  bool nothing_to_do = false;
 };
 
-// Throws ConfigFileError (bad config or arguments, before anything is written),
-// NumericalError, or Error.
+// A run writes only into its own folder, which it locks for its lifetime. Throws
+// ConfigFileError (bad config or arguments, or the folder is in use: before anything is
+// written), NumericalError (the last good checkpoint kept), Interrupted (SIGINT/SIGTERM: a
+// checkpoint of the last finished step saved), or Error.
 TrainSummary run_training(const TrainArgs& args, std::ostream& log);
 
 // Loads the model of `checkpoint` (built from the config) and evaluates it on the held-out
