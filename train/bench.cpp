@@ -7,6 +7,7 @@
 
 #include "autograd/autograd.h"
 #include "core/core.h"
+#include "core/memory_budget.h"
 #include "core/threading.h"
 #include "moe/moe.h"
 #include "nn/linear.h"
@@ -62,6 +63,22 @@ void check_sizes(const BenchOptions& o) {
   if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
     throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
   if (o.steps < 1) throw ConfigError("--steps", "must be >= 1");
+  // The step's memory, estimated in double so that no product of the sizes can overflow:
+  // every parameter with its gradient and two Adam moments, and the step's activations
+  // (routed copies through the experts, the (token, expert) routing tensors, on the dense
+  // path the (b, n, E, c) dispatch and combine tensors) with their gradients.
+  const double t = static_cast<double>(o.batch) * static_cast<double>(o.seq), d = static_cast<double>(o.dim);
+  const double e = static_cast<double>(o.experts), h = static_cast<double>(o.dim) * 4.0 * 2.0 / 3.0;
+  const double params = (e + 1) * 3 * d * h + d * e + d * d;
+  double act = t * (2 * (3 * h + 2 * d) + 8 * e + 3 * h + 8 * d);
+  if (o.dispatch == moe::Dispatch::dense) act += 2 * t * e * std::max(static_cast<double>(o.seq) * 2.0 / e, 4.0);
+  const double bytes = (params * 4 + act * 4) * 4;
+  try {
+    require_memory(bytes >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(bytes),
+                   str_cat("bench b=", o.batch, " n=", o.seq, " d=", o.dim, " E=", o.experts));
+  } catch (const OutOfMemoryError& err) {
+    throw ConfigError("size", err.what());
+  }
 }
 
 // The fields every bench record starts with: what was run, and how.

@@ -8,6 +8,7 @@
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/moe_lm.h"
+#include "train/trainer.h"
 
 namespace moegrad::train {
 
@@ -37,6 +38,12 @@ std::string sample_text(const SampleOptions& opt) {
         core::softmax(core::binary(BinaryOp::div, core::to(last, DType::f64),
                                    scalar_tensor(opt.temperature, DType::f64)), 0)
             .to_vector<double>();
+    // Finite weights can still overflow the logits; sampling from NaNs would print the last
+    // character of the vocabulary forever.
+    for (double q : p)
+      if (!std::isfinite(q))
+        throw NumericalError(opt.checkpoint + ": the model's next-character probabilities are not finite (its " +
+                             "weights overflow the logits); it cannot be sampled");
     double u = gen.next_double(), acc = 0;
     int64_t pick = static_cast<int64_t>(p.size()) - 1;
     for (size_t c = 0; c < p.size(); ++c) {
