@@ -92,3 +92,26 @@ TEST_CASE("parity explains unreadable or unknown files", "[moe][parity]") {
              Catch::Contains("missing keys: gamma"));
   fs::remove_all(scratch());
 }
+
+TEST_CASE("a tiny fixture asking for a huge module is refused before anything is built", "[moe][parity]") {
+  auto fixture = [](const std::string& module, const std::string& config) {
+    return nn::serialize_safetensors({}, {{"format", "moe-parity/1"}, {"module", module}, {"config", config}});
+  };
+  auto error_of = [](const std::string& bytes) -> std::string {
+    try {
+      check_parity_fixture(bytes, "huge.safetensors");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string moe = fixture("MoE", R"({"dim": 4096, "num_experts": 4096})");
+  CHECK(moe.size() < 200);
+  CHECK_THAT(error_of(moe), Catch::StartsWith("MoE of this fixture's config needs an estimated ") &&
+                                Catch::Contains(" is available"));
+  CHECK_THAT(error_of(fixture("Expert", R"({"dim": 65536, "hidden_mult": 1000})")),
+             Catch::Contains("config.hidden_mult: must be at most 65536 in a fixture"));
+  // A nested metadata JSON is refused by depth before nlohmann builds it.
+  CHECK_THAT(error_of(fixture("MoE", std::string(10000, '[') + std::string(10000, ']'))),
+             Catch::Contains("huge.safetensors: metadata 'config' nests deeper than 32 levels"));
+}

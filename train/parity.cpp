@@ -11,10 +11,12 @@
 
 #include "autograd/autograd.h"
 #include "core/core.h"
+#include "core/memory_budget.h"
 #include "moe/coor_descent.h"
 #include "moe/moe.h"
 #include "nn/loss.h"
 #include "nn/optim/adam.h"
+#include "nn/json_depth.h"
 #include "nn/safetensors.h"
 
 namespace moegrad::train {
@@ -164,6 +166,8 @@ Fixture parse_fixture(std::string_view bytes, const std::string& path) {
     throw Error(path + ": metadata format is '" + meta("format") + "', expected 'moe-parity/1'");
   fx.module = meta("module");
   auto parse = [&](const std::string& key) {
+    if (std::string why = nn::json_nesting_problem(meta(key), nn::kMaxJsonDepth); !why.empty())
+      throw Error(path + ": metadata '" + key + "' " + why);
     json j = json::parse(meta(key), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) throw Error(path + ": metadata '" + key + "' is not a JSON object");
     return j;
@@ -197,6 +201,62 @@ struct FixturePlan {
   bool noise_gates = false;
   double noise_mult = 1.0;
 };
+
+// What running a fixture's module will hold, estimated in double before anything is built:
+// a 200-byte file may ask for 4096 experts of width 4096. Parameters are held with their
+// gradient and optimizer state; the inputs' tokens pass through every expert's slots (the
+// dense path's (b, n, e, c) tensors bound it) or, for CoorDescentTopk, through n_iters
+// unrolled iterations that each save a few input-sized tensors.
+double moe_parameters(const moe::MoEOptions& o) {
+  const double d = static_cast<double>(o.dim), h = d * o.expert_hidden_mult * 2.0 / 3.0;
+  return static_cast<double>(o.num_experts) * (3 * d * h + 2 * h + 2 * d) + d * static_cast<double>(o.num_experts);
+}
+
+void require_fixture_memory(const Fixture& fx, const FixturePlan& plan) {
+  double inputs = 0;
+  for (const auto& [name, t] : fx.all)
+    if (name.rfind("input/", 0) == 0) inputs += static_cast<double>(t.numel());
+  auto routed = [&](double params, const moe::MoEOptions& o) {
+    const double tokens = inputs / static_cast<double>(std::max<int64_t>(o.dim, 1));
+    return params + tokens * tokens * static_cast<double>(o.num_experts) + tokens * params / static_cast<double>(o.dim);
+  };
+  const double elements = std::visit(
+      [&](const auto& o) -> double {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          return static_cast<double>(o) + inputs * 4;
+        } else if constexpr (std::is_same_v<T, moe::ExpertOptions>) {
+          const double d = static_cast<double>(o.dim), h = static_cast<double>(o.hidden());
+          return 3 * d * h + inputs * (1 + 3 * h / d);
+        } else if constexpr (std::is_same_v<T, moe::MoERouterOptions>) {
+          double widest = static_cast<double>(std::max(o.dim, o.num_experts));
+          if (auto* w = std::get_if<std::vector<int64_t>>(&o.hidden_layers))
+            for (int64_t v : *w) widest = std::max(widest, static_cast<double>(v));
+          const double layers = 2 + (std::holds_alternative<int64_t>(o.hidden_layers)
+                                         ? static_cast<double>(std::get<int64_t>(o.hidden_layers))
+                                         : std::holds_alternative<std::vector<int64_t>>(o.hidden_layers)
+                                               ? static_cast<double>(std::get<std::vector<int64_t>>(o.hidden_layers).size())
+                                               : 0);
+          return layers * widest * widest + inputs * layers * widest / static_cast<double>(std::max<int64_t>(o.dim, 1));
+        } else if constexpr (std::is_same_v<T, moe::CoorDescentTopkOptions>) {
+          return inputs * 6 * static_cast<double>(o.descent.n_iters);
+        } else if constexpr (std::is_same_v<T, moe::TopNGatingOptions>) {
+          const double d = static_cast<double>(o.dim), e = static_cast<double>(o.num_gates);
+          const double tokens = inputs / d;
+          return d * e + tokens * tokens * e * 4;
+        } else if constexpr (std::is_same_v<T, moe::MoEOptions>) {
+          return routed(moe_parameters(o), o);
+        } else if constexpr (std::is_same_v<T, moe::SparseMoEBlockOptions>) {
+          return routed(moe_parameters(o.moe) * 1.5, o.moe);
+        } else {
+          return routed(moe_parameters(o.block.moe) * 1.5, o.block.moe) +
+                 static_cast<double>(o.head_in) * static_cast<double>(o.head_out);
+        }
+      },
+      plan.options);
+  const double bytes = elements * 8 /* float64 */ * 4 /* value, gradient, saved, optimizer */;
+  require_memory(bytes >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(bytes), fx.module + " of this fixture's config");
+}
 
 FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
   Config cfg(fx.config, "config.");
@@ -323,6 +383,7 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     plan.noise_mult = call.get<double>("noise_mult", 1.0);
   }
   call.no_unknown_keys();
+  require_fixture_memory(fx, plan);
   return plan;
 }
 
