@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a fixed time on
-# a scratch copy of its seed corpus, two at a time on the two cores. The times are set so
-# that each target passes a million executions on these machines; FUZZ_SECONDS overrides
+# a scratch copy of its seed corpus, with its dictionary (tests/fuzz/dict/), two at a time
+# on the two cores. The times are set so that each target passes a million executions on
+# these machines; FUZZ_SECONDS overrides
 # all three. Prints the executions per target; fails on any crash, leak, timeout or
 # sanitizer report (libFuzzer saves the input as crash-*/leak-*/timeout-* in
 # build-fuzz/findings/<target>/, to be turned into a test under tests/fuzz/regressions/).
@@ -17,7 +18,8 @@ run_target() {
   local work="$build/corpus/$corpus" findings="$build/findings/$target" log="$build/$target.log"
   mkdir -p "$work" "$findings"
   if ASAN_OPTIONS=detect_leaks=1 "$build/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -max_len="$max_len" -print_final_stats=1 -artifact_prefix="$findings/" "$work" "tests/fuzz/corpus/$corpus" \
+      -max_len="$max_len" -dict="tests/fuzz/dict/$corpus.dict" -print_final_stats=1 -artifact_prefix="$findings/" \
+      "$work" "tests/fuzz/corpus/$corpus" \
       >"$log" 2>&1; then
     echo ok >"$build/$target.result"
   else
