@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "autograd/autograd.h"
+#include "core/checked_math.h"
 #include "core/core.h"
 #include "moe/coor_descent.h"
 #include "moe/moe_router.h"
@@ -19,10 +20,10 @@ void validate_threshold(const Threshold& t, const char* key, int64_t top_n) {
       throw ConfigError(key, str_cat("a list must have top_n - 1 = ", top_n - 1, " entries, got ",
                                      list->size()));
     for (size_t i = 0; i < list->size(); ++i)
-      if (!((*list)[i] >= 0.0))
-        throw ConfigError(str_cat(key, "[", i, "]"), str_cat("must be >= 0, got ", (*list)[i]));
-  } else if (!(std::get<double>(t) >= 0.0)) {
-    throw ConfigError(key, str_cat("must be >= 0, got ", std::get<double>(t)));
+      if (!((*list)[i] >= 0.0) || !std::isfinite((*list)[i]))
+        throw ConfigError(str_cat(key, "[", i, "]"), str_cat("must be finite and >= 0, got ", (*list)[i]));
+  } else if (!(std::get<double>(t) >= 0.0) || !std::isfinite(std::get<double>(t))) {
+    throw ConfigError(key, str_cat("must be finite and >= 0, got ", std::get<double>(t)));
   }
 }
 
@@ -38,10 +39,10 @@ void TopNGatingOptions::validate() const {
   if (!(eps > 0)) throw ConfigError("eps", str_cat("must be positive, got ", eps));
   validate_threshold(threshold_train, "threshold_train", top_n);
   validate_threshold(threshold_eval, "threshold_eval", top_n);
-  if (!(capacity_factor_train > 0))
-    throw ConfigError("capacity_factor_train", str_cat("must be positive, got ", capacity_factor_train));
-  if (!(capacity_factor_eval > 0))
-    throw ConfigError("capacity_factor_eval", str_cat("must be positive, got ", capacity_factor_eval));
+  if (!(capacity_factor_train > 0) || !std::isfinite(capacity_factor_train))
+    throw ConfigError("capacity_factor_train", str_cat("must be finite and positive, got ", capacity_factor_train));
+  if (!(capacity_factor_eval > 0) || !std::isfinite(capacity_factor_eval))
+    throw ConfigError("capacity_factor_eval", str_cat("must be finite and positive, got ", capacity_factor_eval));
   if (min_expert_capacity < 1)
     throw ConfigError("min_expert_capacity", str_cat("must be >= 1, got ", min_expert_capacity));
 }
@@ -56,8 +57,11 @@ std::vector<double> TopNGatingOptions::threshold_vector(bool training) const {
 
 int64_t TopNGatingOptions::capacity(int64_t n, bool training) const {
   const double factor = training ? capacity_factor_train : capacity_factor_eval;
-  const auto scaled = static_cast<int64_t>((static_cast<double>(n) * factor) / static_cast<double>(num_gates));
-  return std::max(std::min(n, scaled), min_expert_capacity);
+  // Compared in double before the conversion: a huge factor means "all n tokens", never a
+  // wrapped int64 (which collapsed to min_expert_capacity).
+  const double scaled = (static_cast<double>(n) * factor) / static_cast<double>(num_gates);
+  const int64_t capped = scaled >= static_cast<double>(n) ? n : checked_floor_to_int64(scaled, "expert capacity");
+  return std::max(capped, min_expert_capacity);
 }
 
 Tensor noised_logits(const Tensor& logits, const GatingCall& call) {

@@ -223,7 +223,7 @@ TEST_CASE("load_text_file: reads bytes, names the file when missing or empty",
   const std::string missing =
       (std::filesystem::temp_directory_path() / "moegrad_no_such_file.txt").string();
   CHECK_THROWS_WITH(load_text_file(missing),
-                    Catch::Contains(missing) && Catch::Contains("cannot open"));
+                    Catch::Contains(missing) && Catch::Contains("cannot be read"));
   std::filesystem::remove(path);
   std::filesystem::remove(empty);
 }

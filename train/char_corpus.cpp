@@ -1,5 +1,8 @@
 #include "train/char_corpus.h"
 
+#include "core/checked_math.h"
+#include "core/file_read.h"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -195,13 +198,12 @@ std::string builtin_corpus(uint64_t seed, size_t approx_chars) {
 }
 
 std::string load_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(str_cat("load_text_file: cannot open '", path, "' for reading"));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(str_cat("load_text_file: error while reading '", path, "'"));
-  if (text.empty()) throw Error(str_cat("load_text_file: '", path, "' is empty"));
+  std::string text = read_file(path, kMaxTextFileBytes);
+  if (text.empty()) throw Error(str_cat(path, ": is empty"));
   return text;
 }
+
+int64_t min_text_chars(int64_t seq_len) { return checked_mul(checked_add(seq_len, 2, "seq_len + 2"), 10, "min_text_chars"); }
 
 CharVocab::CharVocab(const std::string& text) {
   MOEGRAD_CHECK(!text.empty(), "CharVocab: cannot build a vocabulary from an empty text");
