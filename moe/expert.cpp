@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/autograd.h"
+#include "core/checked_math.h"
 #include "nn/geglu.h"
 #include "nn/init.h"
 #include "nn/linear.h"
@@ -13,18 +14,14 @@ namespace moegrad::moe {
 void ExpertOptions::validate() const {
   if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
   if (!(hidden_mult > 0) || !std::isfinite(hidden_mult))
-    throw ConfigError("hidden_mult", str_cat("must be a finite positive number, got ", hidden_mult));
-  // hidden() casts to int64: a width past 2^53 is no model, and past 2^63 the cast is undefined.
-  if (static_cast<double>(dim) * hidden_mult * 2.0 / 3.0 > 9.0e15)
-    throw ConfigError("hidden_mult", str_cat("gives a hidden width int(dim * hidden_mult * 2 / 3) of ",
-                                             static_cast<double>(dim) * hidden_mult * 2.0 / 3.0, ", beyond any model"));
+    throw ConfigError("hidden_mult", str_cat("must be finite and positive, got ", hidden_mult));
   if (hidden() < 1)
     throw ConfigError("hidden_mult", str_cat("gives a hidden width int(dim * hidden_mult * 2 / 3) = ",
                                              hidden(), " < 1"));
 }
 
 int64_t ExpertOptions::hidden() const {
-  return static_cast<int64_t>(static_cast<double>(dim) * hidden_mult * 2.0 / 3.0);
+  return checked_floor_to_int64(static_cast<double>(dim) * hidden_mult * 2.0 / 3.0, "expert hidden width");
 }
 
 namespace {
@@ -42,7 +39,7 @@ Expert::Expert(const ExpertOptions& opt, Generator& gen, DType dtype) : options(
   const int64_t h = opt.hidden();
   net = register_module("net", std::make_shared<nn::Sequential>());
   if (opt.prenorm) net->push_back(std::make_shared<nn::RMSNorm>(opt.dim, dtype));
-  net->push_back(expert_linear(opt.dim, 2 * h, gen, dtype));
+  net->push_back(expert_linear(opt.dim, checked_mul(2, h, "expert hidden width x 2"), gen, dtype));
   net->push_back(std::make_shared<nn::GEGLU>(h, opt.mult_bias, dtype));
   net->push_back(expert_linear(h, opt.dim, gen, dtype));
 }

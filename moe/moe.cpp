@@ -27,9 +27,9 @@ void MoEOptions::validate() const {
   if (gating_top_n < 1 || gating_top_n > num_experts)
     throw ConfigError("gating_top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", gating_top_n));
   if (!(balance_loss_coef >= 0) || !std::isfinite(balance_loss_coef))
-    throw ConfigError("balance_loss_coef", str_cat("must be a finite number >= 0, got ", balance_loss_coef));
+    throw ConfigError("balance_loss_coef", str_cat("must be finite and >= 0, got ", balance_loss_coef));
   if (!(router_z_loss_coef >= 0) || !std::isfinite(router_z_loss_coef))
-    throw ConfigError("router_z_loss_coef", str_cat("must be a finite number >= 0, got ", router_z_loss_coef));
+    throw ConfigError("router_z_loss_coef", str_cat("must be finite and >= 0, got ", router_z_loss_coef));
   TopNGatingOptions g = gating();
   try {
     g.validate();

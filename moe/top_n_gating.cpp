@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "autograd/autograd.h"
+#include "core/checked_math.h"
 #include "core/core.h"
 #include "moe/coor_descent.h"
 #include "moe/moe_router.h"
@@ -20,9 +21,9 @@ void validate_threshold(const Threshold& t, const char* key, int64_t top_n) {
                                      list->size()));
     for (size_t i = 0; i < list->size(); ++i)
       if (!((*list)[i] >= 0.0) || !std::isfinite((*list)[i]))
-        throw ConfigError(str_cat(key, "[", i, "]"), str_cat("must be >= 0, got ", (*list)[i]));
+        throw ConfigError(str_cat(key, "[", i, "]"), str_cat("must be finite and >= 0, got ", (*list)[i]));
   } else if (!(std::get<double>(t) >= 0.0) || !std::isfinite(std::get<double>(t))) {
-    throw ConfigError(key, str_cat("must be >= 0, got ", std::get<double>(t)));
+    throw ConfigError(key, str_cat("must be finite and >= 0, got ", std::get<double>(t)));
   }
 }
 
@@ -35,14 +36,13 @@ void TopNGatingOptions::validate() const {
   if (num_gates < 1) throw ConfigError("num_gates", str_cat("must be >= 1, got ", num_gates));
   if (top_n < 1 || top_n > num_gates)
     throw ConfigError("top_n", str_cat("must be in [1, num_gates=", num_gates, "], got ", top_n));
-  if (!(eps > 0) || !std::isfinite(eps)) throw ConfigError("eps", str_cat("must be a finite positive number, got ", eps));
+  if (!(eps > 0)) throw ConfigError("eps", str_cat("must be positive, got ", eps));
   validate_threshold(threshold_train, "threshold_train", top_n);
   validate_threshold(threshold_eval, "threshold_eval", top_n);
-  // A factor so large that capacity is the whole group is meaningful; .inf is not a factor.
   if (!(capacity_factor_train > 0) || !std::isfinite(capacity_factor_train))
-    throw ConfigError("capacity_factor_train", str_cat("must be a finite positive number, got ", capacity_factor_train));
+    throw ConfigError("capacity_factor_train", str_cat("must be finite and positive, got ", capacity_factor_train));
   if (!(capacity_factor_eval > 0) || !std::isfinite(capacity_factor_eval))
-    throw ConfigError("capacity_factor_eval", str_cat("must be a finite positive number, got ", capacity_factor_eval));
+    throw ConfigError("capacity_factor_eval", str_cat("must be finite and positive, got ", capacity_factor_eval));
   if (min_expert_capacity < 1)
     throw ConfigError("min_expert_capacity", str_cat("must be >= 1, got ", min_expert_capacity));
 }
@@ -57,9 +57,10 @@ std::vector<double> TopNGatingOptions::threshold_vector(bool training) const {
 
 int64_t TopNGatingOptions::capacity(int64_t n, bool training) const {
   const double factor = training ? capacity_factor_train : capacity_factor_eval;
-  // Clamped in double: casting n * factor / e to int64 overflows for factors past ~6e17.
-  const double scaled = std::floor(static_cast<double>(n) * factor / static_cast<double>(num_gates));
-  const int64_t capped = scaled >= static_cast<double>(n) ? n : static_cast<int64_t>(scaled);
+  // Compared in double before the conversion: a huge factor means "all n tokens", never a
+  // wrapped int64 (which collapsed to min_expert_capacity).
+  const double scaled = (static_cast<double>(n) * factor) / static_cast<double>(num_gates);
+  const int64_t capped = scaled >= static_cast<double>(n) ? n : checked_floor_to_int64(scaled, "expert capacity");
   return std::max(capped, min_expert_capacity);
 }
 

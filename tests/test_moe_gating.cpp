@@ -48,7 +48,7 @@ TEST_CASE("bad gating arguments fail at construction, naming the argument", "[mo
   CHECK(config_error(make(o)) == "threshold_train: a list must have top_n - 1 = 2 entries, got 1");
   o = small_options();
   o.capacity_factor_eval = 0.0;
-  CHECK(config_error(make(o)) == "capacity_factor_eval: must be a finite positive number, got 0");
+  CHECK(config_error(make(o)) == "capacity_factor_eval: must be finite and positive, got 0");
   o = small_options();
   o.min_expert_capacity = 0;
   CHECK_THAT(config_error(make(o)), Catch::StartsWith("min_expert_capacity:"));

@@ -23,11 +23,11 @@ std::string error_of(const std::string& yaml, const std::vector<std::string>& ov
 TEST_CASE("config errors name the file, line, key and expectation", "[train][config]") {
   CHECK(error_of("model:\n  dim: 8\n  dimm: 3\n") == "t.yaml:3: model.dimm: unknown key");
   CHECK(error_of("seed: 1\nmodle:\n  dim: 3\n") == "t.yaml:2: modle: unknown key");
-  CHECK(error_of("train:\n  steps: many\n") == "t.yaml:2: train.steps: expected an integer, got 'many'");
-  CHECK(error_of("train:\n  steps: 1.5\n") == "t.yaml:2: train.steps: expected an integer, got '1.5'");
+  CHECK(error_of("train:\n  steps: many\n") == "t.yaml:2: train.steps: expected an integer in [1, 1099511627776], got 'many'");
+  CHECK(error_of("train:\n  steps: 1.5\n") == "t.yaml:2: train.steps: expected an integer in [1, 1099511627776], got '1.5'");
   CHECK(error_of("model:\n  straight_through_dispatch_tensor: maybe\n") ==
         "t.yaml:2: model.straight_through_dispatch_tensor: expected true or false, got 'maybe'");
-  CHECK(error_of("optim:\n  lr: -1\n") == "t.yaml:2: optim.lr: must be positive, got -1");
+  CHECK(error_of("optim:\n  lr: -1\n") == "t.yaml:2: optim.lr: must be a finite number > 0, got -1");
   CHECK(error_of("model:\n  num_experts: 4\n  top_n: 5\n") ==
         "t.yaml:3: model.top_n: must be in [1, num_experts=4], got 5");
   CHECK(error_of("model:\n  top_n: 3\n  threshold_train: [0.2]\n") ==

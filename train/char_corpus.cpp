@@ -1,5 +1,8 @@
 #include "train/char_corpus.h"
 
+#include "core/checked_math.h"
+#include "core/file_read.h"
+
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
@@ -205,6 +208,8 @@ std::string load_text_file(const std::string& path) {
   if (text.empty()) throw Error(str_cat(path, ": is empty"));
   return text;
 }
+
+int64_t min_text_chars(int64_t seq_len) { return checked_mul(checked_add(seq_len, 2, "seq_len + 2"), 10, "min_text_chars"); }
 
 CharVocab::CharVocab(const std::string& text) {
   MOEGRAD_CHECK(!text.empty(), "CharVocab: cannot build a vocabulary from an empty text");

@@ -16,11 +16,16 @@ namespace moegrad::train {
 // at the first paragraph end at or past approx_chars.
 std::string builtin_corpus(uint64_t seed, size_t approx_chars = 200000);
 
-// The whole contents of a file, as bytes; throws moegrad::Error naming the file when it
-// cannot be read or is empty.
+// The whole contents of a regular file of at most kMaxTextFileBytes, as bytes; throws
+// moegrad::Error naming the file when it cannot be read, is not a regular file, is too
+// large or is empty.
 std::string load_text_file(const std::string& path);
 // Why a text of `chars` characters cannot be split for windows of seq_len, or "".
 std::string text_length_problem(int64_t chars, int64_t seq_len);
+
+// The shortest text a CharDataset with this seq_len accepts: each split (the last 10% is
+// eval) needs seq_len + 2 characters.
+int64_t min_text_chars(int64_t seq_len);
 
 // The sorted distinct bytes of a text; id i is the i-th smallest byte.
 class CharVocab {

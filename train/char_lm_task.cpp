@@ -4,11 +4,22 @@
 
 namespace moegrad::train {
 
+namespace {
+// A data.path that cannot be used is a configuration error naming the key.
+std::string corpus_text(const DataConfig& cfg, uint64_t seed) {
+  if (cfg.path.empty()) return builtin_corpus(seed, static_cast<size_t>(cfg.corpus_chars));
+  try {
+    return load_text_file(cfg.path);
+  } catch (const Error& e) {
+    throw ConfigFileError("data.path '" + cfg.path + "'", "data.path", e.what());
+  }
+}
+}  // namespace
+
 CharLmTask::CharLmTask(const DataConfig& cfg, uint64_t seed)
     : seq_len_(cfg.seq_len),
       eval_seed_(seed ^ 0x6576616cULL),
-      data_(cfg.path.empty() ? builtin_corpus(seed, static_cast<size_t>(cfg.corpus_chars)) : load_text_file(cfg.path),
-            cfg.seq_len) {}
+      data_(corpus_text(cfg, seed), cfg.seq_len) {}
 
 Batch CharLmTask::split(const Tensor& windows) const {
   Batch b;

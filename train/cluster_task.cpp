@@ -8,8 +8,6 @@
 namespace moegrad::train {
 
 namespace {
-// Hidden width of each cluster's target map.
-constexpr int64_t kTargetHidden = 16;
 // Centres are spread wider than the clusters so that they are separable.
 constexpr double kCentreSpread = 2.0;
 }  // namespace

@@ -8,6 +8,9 @@ namespace moegrad::train {
 
 class ClusterTask : public Task {
  public:
+  // Hidden width of each cluster's target map.
+  static constexpr int64_t kTargetHidden = 16;
+
   ClusterTask(const DataConfig& cfg, uint64_t seed, DType dtype);
   Batch train_batch(int64_t batch_size, Generator& gen) const override;
   Batch eval_batch(int64_t i, int64_t batch_size) const override;

@@ -2,18 +2,20 @@
 // its line, so each error names the file, the line, the key and what was expected.
 #include <yaml-cpp/yaml.h>
 
-#include <unistd.h>
+#include <sys/stat.h>
 
+#include <charconv>
 #include <cmath>
-#include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "core/file_read.h"
-#include "core/memory_budget.h"
 #include "train/char_corpus.h"
+#include "core/memory_budget.h"
 #include "train/config.h"
 #include "train/memory_estimate.h"
 
@@ -21,12 +23,50 @@ namespace moegrad::train {
 
 namespace {
 
-// A value echoed back in an error: a 50 MB scalar must not come back in full.
-std::string shown(const std::string& value) {
-  constexpr size_t kMax = 80;
-  if (value.size() <= kMax) return value;
-  return value.substr(0, kMax) + "... (" + std::to_string(value.size()) + " characters)";
+// Values echoed in messages are cut here, so a 50 MB value does not come back in full.
+constexpr size_t kEchoChars = 80;
+std::string echo(const std::string& v) {
+  if (v.size() <= kEchoChars) return v;
+  return v.substr(0, kEchoChars) + "... (" + std::to_string(v.size()) + " characters)";
 }
+
+// The range of an integer key, inclusive.
+struct IntRange {
+  int64_t lo, hi;
+};
+// The range of a number key: always finite (no .inf or .nan), from lo (excluded when
+// lo_open) to hi; hi = kAnyFinite means no bound beyond being finite.
+constexpr double kAnyFinite = std::numeric_limits<double>::max();
+struct RealRange {
+  double lo;
+  bool lo_open;
+  double hi;
+  bool contains(double v) const { return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi; }
+  std::string text() const {
+    std::ostringstream os;
+    if (hi == kAnyFinite) os << "a finite number " << (lo_open ? "> " : ">= ") << lo;
+    else os << "a finite number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
+    return os.str();
+  }
+};
+
+// The machine-sized ranges of the config's keys (configs/README.md documents them).
+// Sizes stay far below 2^63 in any product the run computes; the memory estimate
+// (train/memory_estimate.h) then refuses what would not fit this machine.
+constexpr int64_t kMaxWidth = int64_t{1} << 16;    // dim, input/output dims, router widths
+constexpr int64_t kMaxDepth = 1024;                  // residual blocks
+constexpr int64_t kMaxExperts = 4096;                // experts per layer, clusters
+constexpr int64_t kMaxContext = int64_t{1} << 16;   // model.context, data.seq_len
+constexpr int64_t kMaxSamples = int64_t{1} << 31;   // data.train_size, eval_size
+constexpr int64_t kMaxSteps = int64_t{1} << 40;     // steps and intervals
+constexpr int64_t kMaxBatch = int64_t{1} << 20;     // train.batch_size, eval_batches
+constexpr int64_t kMaxRouterLayers = 64;
+constexpr RealRange kMult{0, true, 64};              // hidden_mult, expert_hidden_mult
+constexpr RealRange kCapacityFactor{0, true, 1e6};
+constexpr RealRange kCoef{0, false, 1e6};             // loss coefficients, noise_mult
+constexpr RealRange kPositive{0, true, kAnyFinite};
+constexpr RealRange kNonNegative{0, false, kAnyFinite};
+constexpr RealRange kUnit{0, false, 1};
 
 // Where a key came from: a line of the file, or a --set override.
 struct Source {
@@ -42,8 +82,8 @@ struct Source {
   }
   [[noreturn]] void fail(const std::string& key, const std::string& message) const {
     auto it = located.find(key);
-    // An element "a.b[2]" not located by itself is reported at its list.
-    if (it == located.end() && key.back() == ']') it = located.find(key.substr(0, key.rfind('[')));
+    // An element of a list not located itself ("key[3]") is blamed on its list.
+    if (it == located.end() && key.find('[') != std::string::npos) it = located.find(key.substr(0, key.find('[')));
     throw ConfigFileError(it != located.end() ? it->second : file, key, message);
   }
 };
@@ -67,37 +107,58 @@ class Section {
     return n;
   }
 
-  template <typename T>
-  void read(const std::string& key, T& target, const char* expected) {
+  // The key's scalar, or nothing when the key is absent or null (the default stays).
+  std::optional<YAML::Node> scalar(const std::string& key, const std::string& expected) {
     YAML::Node n = raw(key);
-    if (!n.IsDefined() || n.IsNull()) return;
-    if (!n.IsScalar()) src_.fail(key_path(key), std::string("expected ") + expected);
+    if (!n.IsDefined() || n.IsNull()) return std::nullopt;
+    if (!n.IsScalar()) src_.fail(key_path(key), "expected " + expected);
+    return n;
+  }
+  void read(const std::string& key, int64_t& target, IntRange r) {
+    const std::string expected = "an integer in [" + std::to_string(r.lo) + ", " + std::to_string(r.hi) + "]";
+    if (auto n = scalar(key, expected)) target = parse_int(n->Scalar(), r, key_path(key), expected);
+  }
+  void read(const std::string& key, double& target, RealRange r) {
+    auto found = scalar(key, r.text());
+    if (!found) return;
+    const YAML::Node& n = *found;
+    double v = 0;
     try {
-      if constexpr (std::is_same_v<T, bool>) {
-        target = n.as<bool>();
-      } else if constexpr (std::is_integral_v<T>) {
-        // yaml-cpp reads "1.5" as 1 through a stream; insist on an integer literal.
-        const std::string s = n.Scalar();
-        size_t used = 0;
-        long long v = std::stoll(s, &used);
-        if (used != s.size()) throw std::invalid_argument(s);
-        target = static_cast<T>(v);
-      } else {
-        target = n.as<T>();
-      }
-    } catch (const std::exception&) {
-      src_.fail(key_path(key), std::string("expected ") + expected + ", got '" + shown(n.Scalar()) + "'");
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      src_.fail(key_path(key), "expected " + r.text() + ", got '" + echo(n.Scalar()) + "'");
     }
-    if constexpr (std::is_floating_point_v<T>) {
-      // .inf and .nan parse as numbers; no key of the schema means anything by them.
-      if (!std::isfinite(target))
-        src_.fail(key_path(key), std::string("expected a finite number, got '") + shown(n.Scalar()) + "'");
+    if (!r.contains(v)) src_.fail(key_path(key), "must be " + r.text() + ", got " + echo(n.Scalar()));
+    target = v;
+  }
+  void read(const std::string& key, bool& t) {
+    auto n = scalar(key, "true or false");
+    if (!n) return;
+    try {
+      t = n->as<bool>();
+    } catch (const YAML::Exception&) {
+      src_.fail(key_path(key), "expected true or false, got '" + echo(n->Scalar()) + "'");
     }
   }
-  void read(const std::string& key, int64_t& t) { read<int64_t>(key, t, "an integer"); }
-  void read(const std::string& key, double& t) { read<double>(key, t, "a number"); }
-  void read(const std::string& key, bool& t) { read<bool>(key, t, "true or false"); }
-  void read(const std::string& key, std::string& t) { read<std::string>(key, t, "a string"); }
+  void read(const std::string& key, std::string& t) {
+    if (auto n = scalar(key, "a string")) t = n->Scalar();
+  }
+
+  // An integer literal (yaml-cpp would read "1.5" as 1 through a stream) within r.
+  int64_t parse_int(const std::string& s, IntRange r, const std::string& key, const std::string& expected) const {
+    int64_t v = 0;
+    const char* first = s.data() + (s.size() > 1 && s[0] == '+' ? 1 : 0);
+    auto [end, ec] = std::from_chars(first, s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v < r.lo || v > r.hi)
+      src_.fail(key, "expected " + expected + ", got '" + echo(s) + "'");
+    return v;
+  }
+
+  // Records the line of element i of a list read at `key`, so its errors are located.
+  void locate_element(const std::string& key, size_t i, const YAML::Node& element) {
+    const std::string k = key_path(key) + "[" + std::to_string(i) + "]";
+    src_.located[k] = src_.location(key_path(key), element.Mark());
+  }
 
   Section child(const std::string& key) { return Section(raw(key), key_path(key), src_); }
 
@@ -110,7 +171,7 @@ class Section {
                                   std::string(it->first.IsMap() ? "mapping" : "list") + " as a key");
       const std::string k = it->first.as<std::string>();
       if (!seen_.count(k))
-        throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(k), "unknown key");
+        throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(echo(k)), "unknown key");
     }
   }
 
@@ -132,72 +193,51 @@ E read_enum(Section& s, const std::string& key, E current, const std::vector<std
     if (name == v) return value;
     choices += (choices.empty() ? "" : ", ") + name;
   }
-  src.fail(s.key_path(key), "must be one of " + choices + ", got '" + shown(v) + "'");
-}
-
-// A number, or a list of numbers whose elements are each located at their own line.
-std::vector<double> read_numbers(Section& s, const std::string& key, YAML::Node n, Source& src, const char* expected) {
-  std::vector<double> out;
-  std::vector<YAML::Node> items;
-  if (n.IsSequence())
-    for (size_t i = 0; i < n.size(); ++i) items.push_back(n[i]);
-  else
-    items.push_back(n);
-  for (size_t i = 0; i < items.size(); ++i) {
-    const std::string k = n.IsSequence() ? s.key_path(key) + "[" + std::to_string(i) + "]" : s.key_path(key);
-    src.located[k] = src.location(s.key_path(key), items[i].Mark());
-    double v = 0;
-    try {
-      if (!items[i].IsScalar()) throw std::invalid_argument("not a scalar");
-      v = items[i].as<double>();
-    } catch (const std::exception&) {
-      src.fail(k, std::string("expected ") + expected);
-    }
-    if (!std::isfinite(v)) src.fail(k, "expected a finite number, got '" + shown(items[i].Scalar()) + "'");
-    out.push_back(v);
-  }
-  return out;
+  src.fail(s.key_path(key), "must be one of " + choices + ", got '" + echo(v) + "'");
 }
 
 moe::Threshold read_threshold(Section& s, const std::string& key, moe::Threshold current, Source& src) {
   YAML::Node n = s.raw(key);
   if (!n.IsDefined() || n.IsNull()) return current;
-  std::vector<double> v = read_numbers(s, key, n, src, "a number or a list of numbers");
-  if (n.IsSequence()) return v;
-  return v[0];
+  try {
+    if (!n.IsSequence()) return n.as<double>();
+    for (size_t i = 0; i < n.size(); ++i) s.locate_element(key, i, n[i]);
+    return n.as<std::vector<double>>();
+  } catch (const YAML::Exception&) {
+    src.fail(s.key_path(key), "expected a number or a list of numbers");
+  }
 }
 
-// yaml-cpp keeps both entries of a repeated key and finds the first: a second `optim:`
-// section would be silently ignored.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& file) {
+// Every mapping in the tree has distinct keys: yaml-cpp would keep the first silently.
+void check_duplicate_keys(const YAML::Node& node, const std::string& path, const std::string& file) {
   if (node.IsSequence()) {
-    for (size_t i = 0; i < node.size(); ++i)
-      reject_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", file);
+    for (size_t i = 0; i < node.size(); ++i) check_duplicate_keys(node[i], path + "[" + std::to_string(i) + "]", file);
     return;
   }
   if (!node.IsMap()) return;
   std::map<std::string, int> first_line;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) continue;  // reported by Section::finish
-    const std::string key = it->first.Scalar();
-    const std::string key_path = path.empty() ? key : path + "." + key;
+    if (!it->first.IsScalar()) continue;  // reported as a key that is not a name
+    const std::string k = it->first.Scalar();
+    const std::string key = path.empty() ? echo(k) : path + "." + echo(k);
     const int line = it->first.Mark().line + 1;
-    auto [seen, fresh] = first_line.emplace(key, line);
+    auto [pos, fresh] = first_line.emplace(k, line);
     if (!fresh)
-      throw ConfigFileError(file + ":" + std::to_string(line), shown(key_path),
-                            "is given twice (first at line " + std::to_string(seen->second) + ")");
-    reject_duplicate_keys(it->second, key_path, file);
+      throw ConfigFileError(file + ":" + std::to_string(line), key,
+                            "duplicate key (first given at line " + std::to_string(pos->second) + ")");
+    check_duplicate_keys(it->second, key, file);
   }
 }
 
 void apply_override(YAML::Node& root, const std::string& assignment, Source& src) {
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
-    throw ConfigFileError("--set " + assignment, assignment, "expected key.path=value");
-  const std::string key = assignment.substr(0, eq);
+    throw ConfigFileError("--set " + echo(assignment), echo(assignment), "expected key.path=value");
+  const std::string key = echo(assignment.substr(0, eq));
   YAML::Node value;
   try {
     value = YAML::Load(assignment.substr(eq + 1));
+    check_duplicate_keys(value, key, "--set " + key);
   } catch (const YAML::Exception& e) {
     throw ConfigFileError("--set " + key, key, std::string("value is not valid YAML: ") + e.what());
   }
@@ -212,7 +252,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, Source& src
     }
     if (!node[parts[i]].IsDefined() || node[parts[i]].IsNull()) node[parts[i]] = YAML::Node(YAML::NodeType::Map);
     if (!node[parts[i]].IsMap())
-      throw ConfigFileError("--set " + key, key, "'" + parts[i] + "' is not a section");
+      throw ConfigFileError("--set " + key, key, "'" + echo(parts[i]) + "' is not a section");
     set(node[parts[i]], i + 1);
   };
   set(root, 0);
@@ -222,15 +262,6 @@ void apply_override(YAML::Node& root, const std::string& assignment, Source& src
 void check(bool ok, const Source& src, const std::string& key, const std::string& message) {
   if (!ok) src.fail(key, message);
 }
-
-// Integer keys have ranges that fit the machine: beyond them no run could be allocated, and
-// products of them would overflow int64 before any memory check could see them.
-void check_range(const Source& src, const std::string& key, int64_t v, int64_t lo, int64_t hi) {
-  if (v < lo || v > hi)
-    src.fail(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v));
-}
-constexpr int64_t kMaxWidth = int64_t{1} << 24;  // widths, dims, context, sequence lengths
-constexpr int64_t kMaxCount = int64_t{1} << 40;  // steps, intervals, samples, characters
 
 template <typename T>
 std::string got(const T& v) {
@@ -244,39 +275,50 @@ void read_model(Section s, ModelConfig& m, Source& src) {
                                 {{"mlp_moe", ModelKind::mlp_moe}, {"mlp_dense", ModelKind::mlp_dense},
                                  {"moe_lm", ModelKind::moe_lm}},
                                 src);
-  s.read("dim", m.dim);
-  s.read("depth", m.depth);
-  s.read("hidden_mult", m.hidden_mult);
-  s.read("num_experts", m.num_experts);
-  s.read("expert_hidden_mult", m.expert_hidden_mult);
-  s.read("top_n", m.top_n);
+  s.read("dim", m.dim, {1, kMaxWidth});
+  s.read("depth", m.depth, {1, kMaxDepth});
+  s.read("hidden_mult", m.hidden_mult, kMult);
+  s.read("num_experts", m.num_experts, {1, kMaxExperts});
+  s.read("expert_hidden_mult", m.expert_hidden_mult, kMult);
+  s.read("top_n", m.top_n, {1, kMaxExperts});
   m.threshold_train = read_threshold(s, "threshold_train", m.threshold_train, src);
   m.threshold_eval = read_threshold(s, "threshold_eval", m.threshold_eval, src);
-  s.read("capacity_factor_train", m.capacity_factor_train);
-  s.read("capacity_factor_eval", m.capacity_factor_eval);
+  s.read("capacity_factor_train", m.capacity_factor_train, kCapacityFactor);
+  s.read("capacity_factor_eval", m.capacity_factor_eval, kCapacityFactor);
   s.read("straight_through_dispatch_tensor", m.straight_through_dispatch_tensor);
   s.read("differentiable_topk", m.differentiable_topk);
   s.read("noise_gates", m.noise_gates);
-  s.read("noise_mult", m.noise_mult);
-  s.read("balance_loss_coef", m.balance_loss_coef);
-  s.read("router_z_loss_coef", m.router_z_loss_coef);
+  s.read("noise_mult", m.noise_mult, kCoef);
+  s.read("balance_loss_coef", m.balance_loss_coef, kCoef);
+  s.read("router_z_loss_coef", m.router_z_loss_coef, kCoef);
   s.read("add_ff_before", m.add_ff_before);
   s.read("add_ff_after", m.add_ff_after);
   m.dispatch = read_enum<moe::Dispatch>(s, "dispatch", m.dispatch,
                                         {{"indexed", moe::Dispatch::indexed}, {"dense", moe::Dispatch::dense}}, src);
-  s.read("heads", m.heads);
-  s.read("context", m.context);
+  s.read("heads", m.heads, {1, kMaxWidth});
+  s.read("context", m.context, {1, kMaxContext});
   if (s.present("router")) {
     Section r = s.child("router");
     moe::MoERouterOptions ro;
     YAML::Node h = r.raw("hidden_layers");
-    if (h.IsDefined() && !h.IsNull()) {
-      try {
-        if (h.IsSequence()) ro.hidden_layers = h.as<std::vector<int64_t>>();
-        else ro.hidden_layers = h.as<int64_t>();
-      } catch (const std::exception&) {
-        src.fail(r.key_path("hidden_layers"), "expected null, an integer or a list of integers");
+    const std::string key = r.key_path("hidden_layers");
+    const IntRange widths{1, kMaxWidth}, count{0, kMaxRouterLayers};
+    if (h.IsScalar()) {
+      ro.hidden_layers = r.parse_int(h.Scalar(), count, key, "null, an integer in [0, " +
+                                                                 std::to_string(kMaxRouterLayers) + "] or a list of widths");
+    } else if (h.IsSequence()) {
+      if (h.size() > static_cast<size_t>(kMaxRouterLayers))
+        src.fail(key, "at most " + std::to_string(kMaxRouterLayers) + " layers, got " + std::to_string(h.size()));
+      std::vector<int64_t> w;
+      for (size_t i = 0; i < h.size(); ++i) {
+        r.locate_element("hidden_layers", i, h[i]);
+        const std::string element = key + "[" + std::to_string(i) + "]";
+        if (!h[i].IsScalar()) src.fail(element, "expected an integer in [1, " + std::to_string(kMaxWidth) + "]");
+        w.push_back(r.parse_int(h[i].Scalar(), widths, element, "an integer in [1, " + std::to_string(kMaxWidth) + "]"));
       }
+      ro.hidden_layers = w;
+    } else if (h.IsDefined() && !h.IsNull()) {
+      src.fail(key, "expected null, an integer or a list of integers");
     }
     ro.mechanism = read_enum<moe::RouterMechanism>(
         r, "mechanism", moe::RouterMechanism::softmax,
@@ -292,15 +334,15 @@ void read_model(Section s, ModelConfig& m, Source& src) {
 void read_data(Section s, DataConfig& d, Source& src) {
   d.task = read_enum<TaskKind>(s, "task", d.task, {{"clusters", TaskKind::clusters}, {"char_lm", TaskKind::char_lm}},
                                src);
-  s.read("num_clusters", d.num_clusters);
-  s.read("input_dim", d.input_dim);
-  s.read("output_dim", d.output_dim);
-  s.read("cluster_std", d.cluster_std);
-  s.read("train_size", d.train_size);
-  s.read("eval_size", d.eval_size);
+  s.read("num_clusters", d.num_clusters, {1, kMaxExperts});
+  s.read("input_dim", d.input_dim, {1, kMaxWidth});
+  s.read("output_dim", d.output_dim, {1, kMaxWidth});
+  s.read("cluster_std", d.cluster_std, {0, true, 1e6});
+  s.read("train_size", d.train_size, {1, kMaxSamples});
+  s.read("eval_size", d.eval_size, {1, kMaxSamples});
   s.read("path", d.path);
-  s.read("corpus_chars", d.corpus_chars);
-  s.read("seq_len", d.seq_len);
+  s.read("corpus_chars", d.corpus_chars, {1000, kMaxTextFileBytes});
+  s.read("seq_len", d.seq_len, {1, kMaxContext});
   s.finish();
 }
 
@@ -308,62 +350,46 @@ void read_optim(Section s, OptimConfig& o, Source& src) {
   o.name = read_enum<OptimizerKind>(
       s, "name", o.name, {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}},
       src);
-  s.read("lr", o.lr);
+  s.read("lr", o.lr, kPositive);
   YAML::Node betas = s.raw("betas");
   if (betas.IsDefined() && !betas.IsNull()) {
-    check(betas.IsSequence() && betas.size() == 2, src, s.key_path("betas"),
-          "expected a list of two numbers [beta1, beta2]");
-    std::vector<double> b = read_numbers(s, "betas", betas, src, "a list of two numbers [beta1, beta2]");
+    std::vector<double> b;
+    try {
+      b = betas.as<std::vector<double>>();
+    } catch (const std::exception&) {
+    }
+    check(b.size() == 2, src, s.key_path("betas"), "expected a list of two numbers [beta1, beta2]");
     o.beta1 = b[0];
     o.beta2 = b[1];
   }
-  s.read("eps", o.eps);
-  s.read("weight_decay", o.weight_decay);
-  s.read("momentum", o.momentum);
+  s.read("eps", o.eps, kUnit);
+  s.read("weight_decay", o.weight_decay, kNonNegative);
+  s.read("momentum", o.momentum, kUnit);
   s.read("nesterov", o.nesterov);
-  s.read("clip_norm", o.clip_norm);
+  s.read("clip_norm", o.clip_norm, kNonNegative);
   Section sched = s.child("schedule");
   o.schedule.kind = read_enum<nn::LrScheduleKind>(sched, "kind", o.schedule.kind,
                                                   {{"constant", nn::LrScheduleKind::constant},
                                                    {"warmup_cosine", nn::LrScheduleKind::warmup_cosine},
                                                    {"step", nn::LrScheduleKind::step}},
                                                   src);
-  sched.read("warmup_steps", o.schedule.warmup_steps);
-  sched.read("min_lr", o.schedule.min_lr);
-  sched.read("step_size", o.schedule.step_size);
-  sched.read("gamma", o.schedule.gamma);
+  sched.read("warmup_steps", o.schedule.warmup_steps, {0, kMaxSteps});
+  sched.read("min_lr", o.schedule.min_lr, kNonNegative);
+  sched.read("step_size", o.schedule.step_size, {1, kMaxSteps});
+  sched.read("gamma", o.schedule.gamma, kPositive);  // scales optim.lr, which has no cap either
   sched.finish();
   s.finish();
 }
 
 void read_loop(Section s, LoopConfig& t) {
-  s.read("steps", t.steps);
-  s.read("batch_size", t.batch_size);
-  s.read("eval_interval", t.eval_interval);
-  s.read("eval_batches", t.eval_batches);
-  s.read("log_interval", t.log_interval);
-  s.read("checkpoint_interval", t.checkpoint_interval);
-  s.read("keep_last", t.keep_last);
+  s.read("steps", t.steps, {1, kMaxSteps});
+  s.read("batch_size", t.batch_size, {1, kMaxBatch});
+  s.read("eval_interval", t.eval_interval, {1, kMaxSteps});
+  s.read("eval_batches", t.eval_batches, {1, kMaxBatch});
+  s.read("log_interval", t.log_interval, {1, kMaxSteps});
+  s.read("checkpoint_interval", t.checkpoint_interval, {1, kMaxSteps});
+  s.read("keep_last", t.keep_last, {1, 1000000});
   s.finish();
-}
-
-// data.path is checked at load, so that check-config and every command see a bad file as
-// a config error: it must be a readable regular file within the text limit, long enough
-// for both splits.
-void check_text_file(const DataConfig& d, const Source& src) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::file_status st = fs::status(d.path, ec);
-  if (ec || !fs::exists(st)) src.fail("data.path", "'" + shown(d.path) + "' does not exist");
-  if (!fs::is_regular_file(st)) src.fail("data.path", "'" + shown(d.path) + "' is not a regular file");
-  const auto size = static_cast<int64_t>(fs::file_size(d.path, ec));
-  if (ec || ::access(d.path.c_str(), R_OK) != 0) src.fail("data.path", "'" + shown(d.path) + "' cannot be read");
-  if (size == 0) src.fail("data.path", "'" + shown(d.path) + "' is empty");
-  if (size > kMaxTextFileBytes)
-    src.fail("data.path", "'" + shown(d.path) + "' is " + format_bytes(size) + ", larger than the limit of " +
-                              format_bytes(kMaxTextFileBytes) + " for a text corpus");
-  if (std::string why = text_length_problem(size, d.seq_len); !why.empty())
-    src.fail("data.path", "'" + shown(d.path) + "': " + why);
 }
 
 void validate(Config& c, const Source& src) {
@@ -371,34 +397,8 @@ void validate(Config& c, const Source& src) {
   const DataConfig& d = c.data;
   OptimConfig& o = c.optim;
   const LoopConfig& t = c.train;
-  check(c.device == "cpu", src, "device", "must be cpu (no GPU backend is built yet), got '" + shown(c.device) + "'");
+  check(c.device == "cpu", src, "device", "must be cpu (no GPU backend is built yet), got '" + c.device + "'");
 
-  // The train section first: other keys' ranges derive from train.steps.
-  check_range(src, "train.steps", t.steps, 1, kMaxCount);
-  check_range(src, "train.batch_size", t.batch_size, 1, kMaxWidth);
-  check_range(src, "train.eval_interval", t.eval_interval, 1, kMaxCount);
-  check_range(src, "train.eval_batches", t.eval_batches, 1, kMaxWidth);
-  check_range(src, "train.log_interval", t.log_interval, 1, kMaxCount);
-  check_range(src, "train.checkpoint_interval", t.checkpoint_interval, 1, kMaxCount);
-  check_range(src, "train.keep_last", t.keep_last, 1, 1 << 20);
-
-  check_range(src, "model.dim", m.dim, 1, kMaxWidth);
-  check_range(src, "model.depth", m.depth, 1, 1 << 16);
-  check(m.hidden_mult > 0 && m.hidden_mult <= 1024, src, "model.hidden_mult", "must be in (0, 1024]" + got(m.hidden_mult));
-  check(m.expert_hidden_mult > 0 && m.expert_hidden_mult <= 1024, src, "model.expert_hidden_mult",
-        "must be in (0, 1024]" + got(m.expert_hidden_mult));
-  check_range(src, "model.num_experts", m.num_experts, 1, 1 << 16);
-  check(m.noise_mult >= 0, src, "model.noise_mult", "must be >= 0" + got(m.noise_mult));
-  check(m.balance_loss_coef >= 0, src, "model.balance_loss_coef", "must be >= 0" + got(m.balance_loss_coef));
-  check(m.router_z_loss_coef >= 0, src, "model.router_z_loss_coef", "must be >= 0" + got(m.router_z_loss_coef));
-  if (m.router && std::holds_alternative<std::vector<int64_t>>(m.router->hidden_layers)) {
-    const auto& widths = std::get<std::vector<int64_t>>(m.router->hidden_layers);
-    check(widths.size() <= 64, src, "model.router.hidden_layers", "must list at most 64 layers" + got(widths.size()));
-    for (size_t i = 0; i < widths.size(); ++i)
-      check_range(src, "model.router.hidden_layers[" + std::to_string(i) + "]", widths[i], 1, kMaxWidth);
-  } else if (m.router && std::holds_alternative<int64_t>(m.router->hidden_layers)) {
-    check_range(src, "model.router.hidden_layers", std::get<int64_t>(m.router->hidden_layers), 0, 64);
-  }
   if (m.kind != ModelKind::mlp_dense) {
     // The MoE options validate themselves; their keys are renamed into this schema.
     try {
@@ -414,7 +414,6 @@ void validate(Config& c, const Source& src) {
   if (m.kind == ModelKind::moe_lm) {
     check(m.heads >= 1 && m.dim % m.heads == 0, src, "model.heads",
           "must divide model.dim=" + std::to_string(m.dim) + got(m.heads));
-    check_range(src, "model.context", m.context, 1, kMaxWidth);
     check(d.task == TaskKind::char_lm, src, "data.task", "model.kind moe_lm needs task char_lm");
     check(d.seq_len <= m.context, src, "data.seq_len",
           "must not exceed model.context=" + std::to_string(m.context) + got(d.seq_len));
@@ -423,43 +422,29 @@ void validate(Config& c, const Source& src) {
           std::string("model.kind ") + model_kind_name(m.kind) + " needs task clusters");
   }
 
-  check_range(src, "data.num_clusters", d.num_clusters, 1, kMaxWidth);
-  check_range(src, "data.input_dim", d.input_dim, 1, kMaxWidth);
-  check_range(src, "data.output_dim", d.output_dim, 1, kMaxWidth);
-  check(d.cluster_std > 0, src, "data.cluster_std", "must be positive" + got(d.cluster_std));
-  check_range(src, "data.train_size", d.train_size, 1, kMaxCount);
-  check_range(src, "data.eval_size", d.eval_size, 1, kMaxCount);
-  check_range(src, "data.corpus_chars", d.corpus_chars, 1000, kMaxCount);
-  check_range(src, "data.seq_len", d.seq_len, 1, kMaxWidth);
-  if (d.task == TaskKind::char_lm && !d.path.empty()) check_text_file(d, src);
 
-  check(o.lr > 0, src, "optim.lr", "must be positive" + got(o.lr));
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
-  check(o.eps >= 0, src, "optim.eps", "must be >= 0" + got(o.eps));
-  check(o.weight_decay >= 0, src, "optim.weight_decay", "must be >= 0" + got(o.weight_decay));
-  check(o.momentum >= 0, src, "optim.momentum", "must be >= 0" + got(o.momentum));
   check(!o.nesterov || o.momentum > 0, src, "optim.nesterov", "needs optim.momentum > 0");
-  check(o.clip_norm >= 0, src, "optim.clip_norm", "must be >= 0 (0 turns clipping off)" + got(o.clip_norm));
   o.schedule.base_lr = o.lr;
   o.schedule.total_steps = t.steps;
-  check(o.schedule.warmup_steps >= 0 && o.schedule.warmup_steps < t.steps, src, "optim.schedule.warmup_steps",
+  // train.steps is in range here (checked as it was read), so this blames warmup_steps only
+  // when warmup_steps is the one out of line.
+  check(o.schedule.warmup_steps < t.steps, src,
+        "optim.schedule.warmup_steps",
         "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps));
   check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
         "must be in [0, optim.lr]" + got(o.schedule.min_lr));
-  check_range(src, "optim.schedule.step_size", o.schedule.step_size, 1, kMaxCount);
-  check(o.schedule.gamma > 0, src, "optim.schedule.gamma", "must be positive" + got(o.schedule.gamma));
 
   if (d.task == TaskKind::clusters)
     check(t.batch_size <= d.train_size, src, "train.batch_size",
           "must not exceed data.train_size=" + std::to_string(d.train_size) + got(t.batch_size));
 
-  // Last, once every size is in range: a run that cannot fit is refused before it allocates.
   const MemoryEstimate need = estimate_memory(c);
   try {
-    require_memory(need.total_bytes(), "this run (" + need.describe() + ")");
+    require_memory(need.total_bytes(), "this run (" + need.breakdown() + ")");
   } catch (const OutOfMemoryError& e) {
-    src.fail(need.dominant_key(), e.what());
+    src.fail(need.dominating_key, e.what());
   }
 }
 
@@ -491,25 +476,24 @@ static Config parse_config_unguarded(const std::string& text, const std::string&
   Source src{source, {}, {}};
   YAML::Node root;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      const int line = docs[1].Mark().line;
-      throw ConfigFileError(line >= 0 ? source + ":" + std::to_string(line + 1) : source, "(file)",
-                            "a second YAML document (after '---') would be ignored; a config is one document");
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() > 1) {
+      const int line = documents[1].Mark().line;
+      throw ConfigFileError(line >= 0 ? source + ":" + std::to_string(line + 1) : source, "(syntax)",
+                            "a second YAML document; a config is one document");
     }
-    if (!docs.empty()) root = docs[0];
+    if (!documents.empty()) root = documents[0];
   } catch (const YAML::Exception& e) {
     const std::string where = e.mark.line >= 0 ? source + ":" + std::to_string(e.mark.line + 1) : source;
     throw ConfigFileError(where, "(syntax)", e.msg);
   }
+  check_duplicate_keys(root, "", source);
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_duplicate_keys(root, "", source);
   for (const std::string& o : overrides) apply_override(root, o, src);
   Config c;
   Section top(root, "", src);
   int64_t seed = 0;
-  top.read("seed", seed);
-  check(seed >= 0, src, "seed", "must be >= 0" + got(seed));
+  top.read("seed", seed, {0, std::numeric_limits<int64_t>::max()});
   c.seed = static_cast<uint64_t>(seed);
   top.read("device", c.device);
   read_model(top.child("model"), c.model, src);
@@ -531,17 +515,44 @@ Config parse_config(const std::string& text, const std::string& source, const st
   }
 }
 
+namespace {
+// Strips read_file's "PATH: " prefix: the location already names the file.
+std::string without_path(const std::string& message, const std::string& path) {
+  return message.rfind(path + ": ", 0) == 0 ? message.substr(path.size() + 2) : message;
+}
+
+// data.path names a regular file within the text limit, long enough for data.seq_len:
+// checked when a config file is loaded (train, check-config), not when a checkpoint's
+// embedded config is parsed, since sampling does not read the data.
+void check_data_file(const Config& c, const std::string& config_path) {
+  const DataConfig& d = c.data;
+  if (d.task != TaskKind::char_lm || d.path.empty()) return;
+  const std::string where = config_path + " (data.path '" + echo(d.path) + "')";
+  struct stat st {};
+  if (::stat(d.path.c_str(), &st) != 0)
+    throw ConfigFileError(where, "data.path", "cannot be read: no such file or no permission");
+  if (!S_ISREG(st.st_mode)) throw ConfigFileError(where, "data.path", "is not a regular file");
+  if (st.st_size > kMaxTextFileBytes)
+    throw ConfigFileError(where, "data.path", "is " + format_bytes(st.st_size) + ", larger than the limit of " +
+                                                 format_bytes(kMaxTextFileBytes) + " for a text file");
+  const int64_t need = min_text_chars(d.seq_len);
+  if (st.st_size < need)
+    throw ConfigFileError(where, "data.path", "holds " + std::to_string(st.st_size) + " characters, fewer than the " +
+                                                 std::to_string(need) + " that data.seq_len=" + std::to_string(d.seq_len) +
+                                                 " needs");
+}
+}  // namespace
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
   std::string text;
   try {
     text = read_file(path, kMaxConfigFileBytes);
   } catch (const Error& e) {
-    // read_file's message starts with the path, which ConfigFileError puts first anyway.
-    std::string why = e.what();
-    if (why.rfind(path + ": ", 0) == 0) why = why.substr(path.size() + 2);
-    throw ConfigFileError(path, "(file)", why);
+    throw ConfigFileError(path, "(file)", without_path(e.what(), path));
   }
-  return parse_config(text, path, overrides);
+  Config c = parse_config(text, path, overrides);
+  check_data_file(c, path);
+  return c;
 }
 
 const char* model_kind_name(ModelKind k) {
