@@ -3,19 +3,14 @@
 namespace moegrad::nn {
 
 void StateDict::set(const std::string& name, const Tensor& t) {
-  for (auto& [n, v] : entries_) {
-    if (n == name) {
-      v = t;
-      return;
-    }
-  }
-  entries_.emplace_back(name, t);
+  auto [it, fresh] = index_.try_emplace(name, entries_.size());
+  if (fresh) entries_.emplace_back(name, t);
+  else entries_[it->second].second = t;
 }
 
 const Tensor* StateDict::find(const std::string& name) const {
-  for (const auto& [n, v] : entries_)
-    if (n == name) return &v;
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
 }
 
 const Tensor& StateDict::at(const std::string& name) const {

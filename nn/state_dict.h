@@ -1,7 +1,10 @@
 #pragma once
 // An ordered name -> tensor map: the order PyTorch's state_dict() would list them in.
+// Lookups are hashed, so filling one with n entries costs O(n), not O(n^2) (a model or an
+// optimizer state can hold 10^5 entries).
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -26,6 +29,7 @@ class StateDict {
 
  private:
   std::vector<Entry> entries_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in entries_
 };
 
 }  // namespace moegrad::nn
