@@ -28,7 +28,12 @@ struct TensorInfo {
 
 class Node {
  public:
-  virtual ~Node() = default;
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the chain of nodes only this one keeps alive with a loop, not by recursion: a
+  // graph is as deep as the ops recorded (an unrolled loop), deeper than any call stack.
+  virtual ~Node();
   // Gradients w.r.t. the forward outputs in, gradients w.r.t. the forward inputs out
   // (one per next_edges entry, undefined where there is none).
   virtual TensorList apply(const TensorList& grad_outputs) = 0;

@@ -1,13 +1,23 @@
 #include "core/creation.h"
 
 #include <cmath>
+#include <new>
+
+#include "core/checked_math.h"
+#include "core/memory_budget.h"
 
 namespace moegrad {
 
 Tensor empty(const Shape& shape, DType dtype, Backend& backend) {
-  for (int64_t s : shape) MOEGRAD_CHECK(s >= 0, "empty: negative size in shape ", shape);
+  const int64_t bytes = checked_mul(shape_numel(shape, "empty"), static_cast<int64_t>(dtype_size(dtype)),
+                                    "empty: the byte count of a tensor");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), backend);
+  try {
+    impl->storage = std::make_shared<Storage>(static_cast<size_t>(bytes), backend);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(str_cat("out of memory allocating a ", dtype, " tensor of shape ", shape,
+                                   ": ", bytes, " bytes (", format_bytes(bytes), ")"));
+  }
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -36,8 +46,10 @@ Tensor scalar_tensor(double value, DType dtype, Backend& backend) {
 
 Tensor arange(double start, double end, double step, DType dtype, Backend& backend) {
   MOEGRAD_CHECK(step != 0.0, "arange: step must be non-zero");
+  MOEGRAD_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+                "arange: start, end and step must be finite, got ", start, ", ", end, ", ", step);
   double span = (end - start) / step;
-  int64_t n = span > 0 ? static_cast<int64_t>(std::ceil(span)) : 0;
+  int64_t n = span > 0 ? checked_floor_to_int64(std::ceil(span), "arange: the element count") : 0;
   Tensor t = empty({n}, dtype, backend);
   backend.arange(t, start, step);
   return t;

@@ -1,6 +1,7 @@
 #include "core/indexing.h"
 
 #include "core/backend.h"
+#include "core/checked_math.h"
 #include "core/creation.h"
 #include "core/elementwise.h"
 #include "core/reduction.h"
@@ -78,6 +79,7 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   MOEGRAD_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
+  checked_mul(index.numel(), num_classes, "one_hot: the element count of the result");
   check_index(index, num_classes, "one_hot", index.shape(), index.dim());
   Tensor classes = arange(0.0, static_cast<double>(num_classes), 1.0, DType::i64, index.backend());
   return to(binary(BinaryOp::eq, unsqueeze(index, -1), classes), dtype);

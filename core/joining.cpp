@@ -1,6 +1,7 @@
 #include "core/joining.h"
 
 #include "core/backend.h"
+#include "core/checked_math.h"
 #include "core/creation.h"
 #include "core/views.h"
 
@@ -20,7 +21,7 @@ Tensor cat(const TensorList& xs, int64_t axis) {
     for (int64_t d = 0; same && d < x.dim(); ++d) same = d == a || x.shape()[d] == first.shape()[d];
     MOEGRAD_CHECK(same, "cat: tensor ", i, " has shape ", x.shape(), ", tensor 0 has shape ",
                   first.shape(), "; they may differ only in dim ", axis);
-    shape[a] += x.shape()[a];
+    shape[a] = checked_add(shape[a], x.shape()[a], "cat: the joined size");
   }
   Tensor out = empty(shape, first.dtype(), first.backend());
   int64_t at = 0;
@@ -48,7 +49,7 @@ TensorList split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t axi
   int64_t total = 0;
   for (int64_t s : sizes) {
     MOEGRAD_CHECK(s >= 0, "split: negative size in ", sizes);
-    total += s;
+    total = checked_add(total, s, "split: the sum of the sizes");
   }
   MOEGRAD_CHECK(total == x.shape()[a], "split: sizes ", sizes, " sum to ", total, ", dim ", axis,
                 " of shape ", x.shape(), " has ", x.shape()[a]);
@@ -65,7 +66,7 @@ TensorList split(const Tensor& x, int64_t size, int64_t axis) {
   int64_t a = normalize_dim(axis, x.dim(), "split");
   MOEGRAD_CHECK(size > 0, "split: size must be positive, got ", size);
   std::vector<int64_t> sizes;
-  for (int64_t at = 0; at < x.shape()[a]; at += size) sizes.push_back(std::min(size, x.shape()[a] - at));
+  for (int64_t at = 0; at < x.shape()[a]; at += sizes.back()) sizes.push_back(std::min(size, x.shape()[a] - at));
   if (sizes.empty()) sizes.push_back(0);
   return split(x, sizes, a);
 }
@@ -73,7 +74,8 @@ TensorList split(const Tensor& x, int64_t size, int64_t axis) {
 TensorList chunk(const Tensor& x, int64_t n, int64_t axis) {
   MOEGRAD_CHECK(n > 0, "chunk: number of chunks must be positive, got ", n);
   int64_t a = normalize_dim(axis, x.dim(), "chunk");
-  int64_t size = (x.shape()[a] + n - 1) / n;
+  const int64_t len = x.shape()[a];
+  int64_t size = len == 0 ? 0 : (len - 1) / n + 1;  // ceil(len / n) without overflow
   return split(x, std::max<int64_t>(size, 1), a);
 }
 

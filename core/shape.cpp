@@ -6,13 +6,29 @@
 
 namespace moegrad {
 
-int64_t shape_numel(const Shape& shape) {
+namespace {
+// The product of the sizes, zeros counted as ones (so that contiguous strides fit too), or
+// an Error naming the shape when a size is negative or the product passes INT64_MAX.
+int64_t checked_span(const Shape& shape, const char* op) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape) {
+    MOEGRAD_CHECK(s >= 0, op, ": negative size in shape ", shape);
+    MOEGRAD_CHECK(!__builtin_mul_overflow(n, std::max<int64_t>(s, 1), &n), op, ": shape ", shape,
+                  " has more elements than a 64-bit count holds");
+  }
+  return n;
+}
+}  // namespace
+
+int64_t shape_numel(const Shape& shape, const char* op) {
+  checked_span(shape, op);
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;  // cannot overflow: bounded by the span
   return n;
 }
 
 Shape contiguous_strides(const Shape& shape) {
+  checked_span(shape, "contiguous_strides");
   Shape strides(shape.size());
   int64_t acc = 1;
   for (size_t i = shape.size(); i-- > 0;) {

@@ -8,7 +8,9 @@ namespace moegrad {
 using Shape = std::vector<int64_t>;
 using Axes = std::vector<int64_t>;
 
-int64_t shape_numel(const Shape& shape);
+// The element count; an Error naming `op` and the shape for a negative size or a count
+// past INT64_MAX (sizes come from configs and files, so they are checked, never wrapped).
+int64_t shape_numel(const Shape& shape, const char* op = "shape");
 Shape contiguous_strides(const Shape& shape);
 
 // Maps a possibly negative dim into [0, ndim); `op` names the caller in the error.

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include "core/checked_math.h"
+
 #include "core/backend.h"
 #include "core/creation.h"
 
 namespace moegrad::core {
 
 Tensor as_strided(const Tensor& x, const Shape& shape, const Shape& strides, int64_t offset) {
+  shape_numel(shape, "view");  // every view's element count must be a count (expand can inflate it)
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = x.storage();
   impl->shape = shape;
@@ -29,7 +32,8 @@ Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const ch
       infer_at = static_cast<int64_t>(i);
     } else {
       MOEGRAD_CHECK(out[i] >= 0, op, ": invalid size in ", shape);
-      known *= out[i];
+      MOEGRAD_CHECK(!__builtin_mul_overflow(known, out[i], &known), op, ": shape ", shape,
+                    " has more elements than a 64-bit count holds");
     }
   }
   if (infer_at >= 0) {
@@ -37,7 +41,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const ch
                   shape);
     out[infer_at] = numel / known;
   }
-  MOEGRAD_CHECK(shape_numel(out) == numel, op, ": shape ", shape, " is invalid for a tensor of shape ",
+  MOEGRAD_CHECK(shape_numel(out, op) == numel, op, ": shape ", shape, " is invalid for a tensor of shape ",
                 from, " (", numel, " elements)");
   return out;
 }
@@ -122,8 +126,8 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   int64_t d = normalize_dim(dim, x.dim(), "narrow");
   int64_t n = x.shape()[d];
   if (start < 0) start += n;
-  MOEGRAD_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: [", start, ", ",
-                start + length, ") is outside dim ", dim, " of size ", n, " of shape ", x.shape());
+  MOEGRAD_CHECK(start >= 0 && start <= n && length >= 0 && length <= n - start, "narrow: start ",
+                start, " length ", length, " is outside dim ", dim, " of size ", n, " of shape ", x.shape());
   Shape shape = x.shape();
   shape[d] = length;
   return as_strided(x, shape, x.strides(), x.offset() + start * x.strides()[d]);
@@ -136,8 +140,8 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   auto clampi = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
   int64_t s = clampi(start), e = std::max(clampi(end), clampi(start));
   Shape shape = x.shape(), strides = x.strides();
-  shape[d] = (e - s + step - 1) / step;
-  strides[d] *= step;
+  shape[d] = e == s ? 0 : (e - s - 1) / step + 1;  // ceil((e - s) / step) without overflow
+  if (shape[d] > 1) strides[d] *= step;  // step < e - s here, so the product fits
   return as_strided(x, shape, strides, x.offset() + s * x.strides()[d]);
 }
 

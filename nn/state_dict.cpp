@@ -3,12 +3,9 @@
 namespace moegrad::nn {
 
 void StateDict::set(const std::string& name, const Tensor& t) {
-  auto [it, fresh] = index_.emplace(name, entries_.size());
-  if (!fresh) {
-    entries_[it->second].second = t;
-    return;
-  }
-  entries_.emplace_back(name, t);
+  auto [it, fresh] = index_.try_emplace(name, entries_.size());
+  if (fresh) entries_.emplace_back(name, t);
+  else entries_[it->second].second = t;
 }
 
 const Tensor* StateDict::find(const std::string& name) const {

@@ -1,6 +1,7 @@
 #pragma once
 // An ordered name -> tensor map: the order PyTorch's state_dict() would list them in.
-// Lookups are by hash, so a file or model with 10^5 tensors is read in linear time.
+// Lookups are hashed, so filling one with n entries costs O(n), not O(n^2) (a model or an
+// optimizer state can hold 10^5 entries).
 #include <optional>
 #include <string>
 #include <unordered_map>

@@ -1,6 +1,9 @@
 // The backward walk, gradient bookkeeping and the custom-op API, checked on graphs whose
 // gradients are worked out by hand.
 #include <catch2/catch.hpp>
+#include <pthread.h>
+
+#include <functional>
 
 #include "autograd/autograd.h"
 #include "core/core.h"
@@ -204,4 +207,46 @@ TEST_CASE("custom op: an unused output gets a zero gradient", "[autograd]") {
   TensorList out = apply<MulAddOp>(x, y);
   backward(sum(out[1]));  // only x + y used
   CHECK(values(grad(x)) == std::vector<double>{1});
+}
+
+// Runs fn on a thread with a stack of `bytes`, so that a recursion as deep as the graph
+// overflows it at a depth that is quick to build (the main thread's 8 MiB needs ~10x more).
+void run_on_stack(size_t bytes, const std::function<void()>& fn) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, bytes);
+  pthread_t thread;
+  auto trampoline = [](void* f) -> void* {
+    (*static_cast<const std::function<void()>*>(f))();
+    return nullptr;
+  };
+  REQUIRE(pthread_create(&thread, &attr, trampoline, const_cast<std::function<void()>*>(&fn)) == 0);
+  pthread_join(thread, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+// Freeing a graph must not recurse once per node: each node's destructor used to destroy
+// the node before it, so a chain this deep overflowed a 1 MiB stack (and a 200000-op chain
+// the main thread's 8 MiB).
+TEST_CASE("a deep chain of ops is freed without overflowing the stack", "[autograd]") {
+  constexpr int kDepth = 50000;
+  constexpr size_t kStack = size_t{512} << 10;
+  auto chain = [](const Tensor& x) {
+    Tensor y = x;
+    for (int i = 0; i < kDepth; ++i) y = y * 1.0;
+    return y;
+  };
+  Tensor x = leaf({2.0});
+  SECTION("without backward") {
+    run_on_stack(kStack, [&] { Tensor y = chain(x); });
+    CHECK(x.handle_count() == 1);  // the AccumulateGrad node that held x is gone too
+  }
+  SECTION("after backward") {
+    run_on_stack(kStack, [&] {
+      Tensor y = chain(x);
+      backward(y);
+    });
+    CHECK(values(grad(x)) == std::vector<double>{1.0});
+    CHECK(x.handle_count() == 1);
+  }
 }

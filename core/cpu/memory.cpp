@@ -39,12 +39,18 @@ class BlockCache {
     cached_ -= bytes;
     return p;
   }
-  bool give(void* p, size_t bytes) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (cached_ + bytes > kMaxCached) return false;
-    free_[bytes].push_back(p);
-    cached_ += bytes;
-    return true;
+  // Called on the no-throw free path, also while an exception unwinds: keeping the block
+  // may need memory (a new list entry), and when that fails the block is freed instead.
+  bool give(void* p, size_t bytes) noexcept {
+    try {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + bytes > kMaxCached) return false;
+      free_[bytes].push_back(p);
+      cached_ += bytes;
+      return true;
+    } catch (...) {
+      return false;
+    }
   }
   ~BlockCache() {
     for (auto& [bytes, list] : free_)

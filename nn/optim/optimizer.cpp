@@ -7,9 +7,14 @@ namespace moegrad::nn {
 
 Optimizer::Optimizer(NamedTensors params, double lr) : params_(std::move(params)), lr_(lr) {
   set_lr(lr);
-  for (const auto& [name, p] : params_)
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const auto& [name, p] = params_[i];
     MOEGRAD_CHECK(is_floating(p.dtype()), "optimizer: parameter '", name, "' is ", p.dtype(),
                   ", expected a float tensor");
+    // Two parameters of one name would share one state under "<name>.<key>".
+    MOEGRAD_CHECK(param_index_.try_emplace(name, i).second, "optimizer: parameter name '", name,
+                  "' is given twice");
+  }
 }
 
 void Optimizer::set_lr(double lr) {
@@ -44,9 +49,8 @@ void Optimizer::load_state_dict(const StateDict& sd) {
     const size_t dot = key.rfind('.');
     const std::string param = dot == std::string::npos ? "" : key.substr(0, dot);
     const std::string what = dot == std::string::npos ? key : key.substr(dot + 1);
-    const Tensor* p = nullptr;
-    for (const auto& [name, q] : params_)
-      if (name == param) p = &q;
+    auto at = param_index_.find(param);
+    const Tensor* p = at == param_index_.end() ? nullptr : &params_[at->second].second;
     MOEGRAD_CHECK(p != nullptr, "optimizer state: key '", key, "' names no parameter of this optimizer");
     if (what == "step") {
       MOEGRAD_CHECK(t.numel() == 1, "optimizer state: '", key, "' must hold one value, got shape ",

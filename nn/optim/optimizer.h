@@ -2,7 +2,9 @@
 // Optimizers update parameters in place with torch.optim's formulas. Parameters are
 // held by name, so optimizer state saves under stable keys ("<param>.exp_avg"), not
 // by position. As in torch, a parameter whose grad is undefined is skipped entirely.
+// Every per-parameter lookup is hashed: a step over n parameters costs O(n).
 #include <string>
+#include <unordered_map>
 
 #include "nn/module.h"
 #include "nn/state_dict.h"
@@ -35,6 +37,7 @@ class Optimizer {
   double lr_;
 
  private:
+  std::unordered_map<std::string, size_t> param_index_;  // name -> position in params_
   StateDict state_;
 };
 
