@@ -64,20 +64,22 @@ template int64_t Tensor::item() const;
 template bool Tensor::item() const;
 
 namespace {
+PrintOptions g_print_options;
+
 // One element in its dtype's format: int64 as an integer (not a rounded double), bool as
 // true/false.
 void print_value(std::ostream& os, double v, DType dtype) {
+  const int precision = g_print_options.precision > 0 ? g_print_options.precision : dtype == DType::f32 ? 6 : 10;
   if (dtype == DType::b8) os << (v != 0 ? "true" : "false");
   else if (dtype == DType::i64) os << static_cast<int64_t>(v);
-  else os << std::setprecision(dtype == DType::f32 ? 6 : 10) << v;
+  else os << std::setprecision(precision) << v;
 }
 
-// Prints one axis, eliding the middle of axes longer than 2 * edge items.
-void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& shape,
-                const Shape& strides, int64_t axis, int64_t base, DType dtype, int indent) {
-  constexpr int64_t edge = 3;
+// Prints one axis; with `summarise`, only `edge` items at each end of a longer axis.
+void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& shape, const Shape& strides,
+                int64_t axis, int64_t base, DType dtype, int indent, bool summarise, int64_t edge) {
   const int64_t n = shape[axis];
-  const bool elide = n > 2 * edge + 1;
+  const bool elide = summarise && n > 2 * edge;
   os << '[';
   for (int64_t i = 0; i < n; ++i) {
     if (elide && i == edge) {
@@ -90,13 +92,23 @@ void print_axis(std::ostream& os, const std::vector<double>& v, const Shape& sha
       print_value(os, v[at], dtype);
       if (i + 1 < n) os << ", ";
     } else {
-      print_axis(os, v, shape, strides, axis + 1, at, dtype, indent + 1);
+      print_axis(os, v, shape, strides, axis + 1, at, dtype, indent + 1, summarise, edge);
       if (i + 1 < n) os << ",\n" << std::string(indent + 1, ' ');
     }
   }
   os << ']';
 }
 }  // namespace
+
+void set_print_options(const PrintOptions& options) {
+  MOEGRAD_CHECK(options.threshold >= 0 && options.edgeitems >= 1 && options.precision >= 0 &&
+                    options.precision <= 30,
+                "set_print_options: need threshold >= 0, edgeitems >= 1 and precision in [0, 30], got ",
+                options.threshold, ", ", options.edgeitems, ", ", options.precision);
+  g_print_options = options;
+}
+
+PrintOptions print_options() { return g_print_options; }
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
@@ -109,7 +121,9 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
     print_value(os, values[0], t.dtype());
   } else {
     os << '\n' << ' ';
-    print_axis(os, values, t.shape(), contiguous_strides(t.shape()), 0, 0, t.dtype(), 1);
+    const bool summarise = t.numel() > g_print_options.threshold;
+    print_axis(os, values, t.shape(), contiguous_strides(t.shape()), 0, 0, t.dtype(), 1, summarise,
+               g_print_options.edgeitems);
   }
   os.precision(caller_precision);
   return os << ')';

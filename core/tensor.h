@@ -84,7 +84,18 @@ class Tensor {
 
 using TensorList = std::vector<Tensor>;
 
-// Shows dtype, shape and values (elided in the middle of long axes).
+// How operator<< shows values, as torch.set_printoptions: tensors of more than `threshold`
+// elements show `edgeitems` items at each end of every axis; precision 0 means the dtype's
+// own (6 significant digits for float32, 10 for float64).
+struct PrintOptions {
+  int64_t threshold = 1000;
+  int64_t edgeitems = 3;
+  int precision = 0;
+};
+void set_print_options(const PrintOptions& options);
+PrintOptions print_options();
+
+// Shows dtype, shape and values (summarised by print_options() when large).
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
 }  // namespace moegrad

@@ -129,13 +129,17 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
       fail(source, where + ": dtype " + ds + " is not supported (expected F32, F64, I64 or BOOL)");
     if (!v["shape"].is_array()) fail(source, where + ": shape is not a list");
     Shape shape;
-    uint64_t numel = 1;
+    // Checked in uint64 so that no product wraps: each entry must fit int64 (Shape's type),
+    // and so must the product of the non-zero entries (it sizes the strides even when the
+    // tensor is empty).
+    uint64_t numel = 1, nonzero = 1;
     for (const json& d : v["shape"]) {
       if (!d.is_number_unsigned()) fail(source, where + ": shape has a non-integer or negative entry");
       const uint64_t s = d.get<uint64_t>();
-      // Reject sizes whose product could overflow before comparing with the data size.
-      if (s > 0 && numel > (uint64_t{1} << 62) / s) fail(source, where + ": shape is absurdly large");
-      numel *= s;
+      constexpr uint64_t kMax = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+      if (s > kMax || (s > 0 && (__builtin_mul_overflow(nonzero, s, &nonzero) || nonzero > kMax)))
+        fail(source, str_cat(where, ": shape ", v["shape"].dump(), " has more elements than a 64-bit count holds"));
+      numel *= s;  // <= nonzero, so it cannot wrap
       shape.push_back(static_cast<int64_t>(s));
     }
     const json& off = v["data_offsets"];
@@ -147,8 +151,9 @@ SafetensorsContents parse_safetensors(std::string_view bytes, const std::string&
                            "] are outside the data section of ", data.size(), " bytes"));
     // numel * element size can wrap past 2^64 (F32 [2^62] "needs" 0 bytes): compare checked.
     uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(dtype)), &nbytes))
-      fail(source, str_cat(where, ": ", ds, " ", shape, " needs more than 2^64 bytes"));
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(dtype)), &nbytes) ||
+        nbytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      fail(source, str_cat(where, ": shape ", v["shape"].dump(), " of ", ds, " needs more bytes than a 64-bit count holds"));
     if (nbytes != end - begin)
       fail(source, str_cat(where, ": ", ds, " ", shape, " needs ", nbytes, " bytes, data_offsets span ", end - begin));
     spans.push_back({begin, end, loaded.size()});

@@ -344,13 +344,21 @@ TEST_CASE("operator<< shows dtype, shape and values and elides long axes", "[cor
   CHECK_THAT(seven, Contains("int64") && Contains("[0, 1, 2, 3, 4, 5, 6]"));
   CHECK_THAT(seven, !Contains("..."));
 
+  // As torch: up to print_options().threshold (1000) elements everything is shown.
   std::string twenty = printed(arange(20));
-  CHECK_THAT(twenty, Contains("int64") && Contains("[20]") &&
-                         Contains("[0, 1, 2, ..., 17, 18, 19]"));
-  CHECK_THAT(twenty, !Contains("10"));
+  CHECK_THAT(twenty, Contains("int64") && Contains("[20]") && Contains("8, 9, 10, 11") && !Contains("..."));
+  std::string big = printed(arange(2000));
+  CHECK_THAT(big, Contains("[0, 1, 2, ..., 1997, 1998, 1999]"));
 
-  std::string rows = printed(zeros({10, 2}, DType::f64));
-  CHECK_THAT(rows, Contains("float64") && Contains("[10, 2]") && Contains("..."));
+  const PrintOptions defaults = print_options();
+  set_print_options({.threshold = 10, .edgeitems = 2, .precision = 3});
+  CHECK_THAT(printed(arange(20)), Contains("[0, 1, ..., 18, 19]"));
+  CHECK_THAT(printed(zeros({10, 2}, DType::f64)), Contains("float64") && Contains("[10, 2]") && Contains("..."));
+  CHECK_THAT(printed(scalar_tensor(3.14159, DType::f64)), Contains("3.14") && !Contains("3.141"));
+  set_print_options({.threshold = 1 << 20});
+  CHECK_THAT(printed(arange(2000)), Contains("999, 1000, 1001") && !Contains("..."));
+  CHECK_THROWS_WITH(set_print_options({.edgeitems = 0}), Contains("set_print_options"));
+  set_print_options(defaults);
 
   CHECK_THAT(printed(tensor({1, 0}, {2}, DType::b8)),
              Contains("bool") && Contains("[true, false]"));

@@ -47,3 +47,10 @@ TEST_CASE("safetensors and parity fuzz regressions are answered with an error", 
     CHECK_THROWS_AS(train::check_parity_fixture(nn::read_file(f.string()), f.string()), Error);
   }
 }
+
+TEST_CASE("a config on which yaml-cpp's LoadAll never returned is refused at once", "[fuzz][config]") {
+  // Found by fuzz_config (2026-12-01): a mangled "---" and invalid UTF-8. yaml-cpp 0.7's
+  // LoadAll looped forever on it, and Load reads it as an empty document.
+  const std::string f = kRegressions.string() + "/config/loadall_never_ends.yaml";
+  CHECK_THROWS_WITH(train::load_config(f), f + ": (syntax): the text is not a YAML mapping (is it UTF-8 YAML?)");
+}

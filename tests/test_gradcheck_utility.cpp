@@ -195,3 +195,14 @@ TEST_CASE("gradcheck refuses inputs none of which requires grad", "[autograd][gr
   Tensor x = randn({2, 3}, gen, DType::f64);
   CHECK_THROWS_WITH(gradcheck(unary(square), {x}), Catch::Contains("no input requires grad"));
 }
+
+TEST_CASE("a passing gradcheck's worst entry is the one with the largest error", "[autograd][gradcheck]") {
+  // Before, "worst" ranked entries by how far they were from their tolerance, so a pass named
+  // an exact 0 vs 0 entry beside a nonzero max error.
+  Tensor x = requires_grad_(from_vector(std::vector<double>{0.0, 100.0, -3.0}, {3}));
+  GradcheckReport r = gradcheck([](const TensorList& in) { return mul(mul(in[0], in[0]), in[0]); }, {x});
+  INFO(r);
+  REQUIRE(r.ok);
+  REQUIRE(r.max_abs_error > 0);
+  CHECK_THAT(r.worst, Catch::StartsWith("input 0 element [1], output element 1: analytic 30000"));
+}

@@ -130,7 +130,7 @@ TEST_CASE("data.path is checked when the config loads", "[train][config]") {
     write(cfg, "model:\n  kind: moe_lm\ndata:\n  task: char_lm\n  seq_len: 16\n  path: " + path + "\n");
     return load_error(cfg.string());
   };
-  for (const std::string bad : {(dir / "missing.txt").string(), dir.string(), std::string("/dev/zero"),
+  for (const std::string& bad : {(dir / "missing.txt").string(), dir.string(), std::string("/dev/zero"),
                                 std::string("/dev/urandom"), (dir / "empty.txt").string(),
                                 (dir / "short.txt").string()}) {
     INFO(bad);
@@ -148,7 +148,7 @@ TEST_CASE("data.path is checked when the config loads", "[train][config]") {
 TEST_CASE("duplicate keys and second documents are errors with a line", "[train][config]") {
   CHECK(error_of("optim:\n  lr: 0.1\noptim:\n  lr: 0.2\n") == "t.yaml:3: optim: duplicate key (first given at line 1)");
   CHECK(error_of("model:\n  dim: 8\n  dim: 16\n") == "t.yaml:3: model.dim: duplicate key (first given at line 2)");
-  CHECK(error_of("seed: 1\n---\nseed: 2\n") == "t.yaml:3: (syntax): a second YAML document; a config is one document");
+  CHECK(error_of("seed: 1\n---\nseed: 2\n") == "t.yaml:2: (syntax): a second YAML document; a config is one document");
 }
 
 TEST_CASE("errors point at the right place", "[train][config]") {

@@ -471,18 +471,64 @@ moe::SparseMoEBlockOptions ModelConfig::block() const {
   return b;
 }
 
+namespace {
+// The 1-based line where a second YAML document starts, or 0. A document starts at a
+// "---" line, and a "..." line ends one; a "---" before any content opens the first.
+int second_document_line(const std::string& text) {
+  std::istringstream in(text);
+  bool content = false, ended = false;
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++n;
+    auto marker = [&](const char* m) {
+      return line.rfind(m, 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    };
+    const size_t first = line.find_first_not_of(" \t\r");
+    const bool blank = first == std::string::npos || line[first] == '#';
+    if (marker("---")) {
+      if (content || ended) return n;
+      content = line.find_first_not_of(" \t\r", 3) != std::string::npos && line[line.find_first_not_of(" \t\r", 3)] != '#';
+    } else if (marker("...")) {
+      ended = true;
+    } else if (!blank && line[0] != '%') {
+      if (ended) return n;
+      content = true;
+    }
+  }
+  return 0;
+}
+}  // namespace
+
+namespace {
+// Whether any line is more than blanks, a comment or a document marker.
+bool holds_content(const std::string& text) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const size_t first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    if (line.rfind("---", 0) == 0 || line.rfind("...", 0) == 0) continue;
+    if (line == "~" || line == "null") continue;
+    return true;
+  }
+  return false;
+}
+}  // namespace
+
 static Config parse_config_unguarded(const std::string& text, const std::string& source,
                               const std::vector<std::string>& overrides) {
   Source src{source, {}, {}};
   YAML::Node root;
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(text);
-    if (documents.size() > 1) {
-      const int line = documents[1].Mark().line;
-      throw ConfigFileError(line >= 0 ? source + ":" + std::to_string(line + 1) : source, "(syntax)",
+    // Not YAML::LoadAll: yaml-cpp 0.7's loop over documents never ends on some malformed
+    // inputs (found by fuzz_config); the second document is found by its marker instead.
+    if (int line = second_document_line(text); line > 0)
+      throw ConfigFileError(source + ":" + std::to_string(line), "(syntax)",
                             "a second YAML document; a config is one document");
-    }
-    if (!documents.empty()) root = documents[0];
+    root = YAML::Load(text);
+    // yaml-cpp reads some malformed text (invalid UTF-8 among it) as an empty document,
+    // which would silently train the defaults.
+    if ((!root.IsDefined() || root.IsNull()) && holds_content(text))
+      throw ConfigFileError(source, "(syntax)", "the text is not a YAML mapping (is it UTF-8 YAML?)");
   } catch (const YAML::Exception& e) {
     const std::string where = e.mark.line >= 0 ? source + ":" + std::to_string(e.mark.line + 1) : source;
     throw ConfigFileError(where, "(syntax)", e.msg);
