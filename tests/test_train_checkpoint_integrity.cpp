@@ -128,6 +128,9 @@ TEST_CASE("a checkpoint's JSON sidecar that is missing or has wrong types gives 
   }
   std::ofstream(sidecar) << "[1, 2";
   CHECK_THAT(load_error(ckpt(run, 2)), Catch::Contains("not a JSON object"));
+  // Nesting is refused before nlohmann builds it (an 80 MB "[[[[" needs gigabytes).
+  std::ofstream(sidecar) << std::string(1 << 20, '[');
+  CHECK_THAT(load_error(ckpt(run, 2)), Catch::Contains("nests deeper than 32 levels"));
   // Missing: say what the sidecar is, about the checkpoint given (before: "cannot read
   // X.json", for a file the user never named).
   fs::remove(sidecar);

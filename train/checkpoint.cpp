@@ -9,6 +9,7 @@
 
 #include "autograd/anomaly_mode.h"
 #include "core/core.h"
+#include "nn/json_depth.h"
 #include "nn/safetensors.h"
 
 namespace moegrad::train {
@@ -76,8 +77,11 @@ json read_sidecar(const std::string& meta_path, const std::string& path) {
     throw Error(path + ": the checkpoint's JSON sidecar " + meta_path +
                 " (step, config, vocabulary) is missing; a checkpoint is the pair step_<N>.safetensors + "
                 "step_<N>.json that moegrad train writes together");
-  json meta = json::parse(nn::read_file(meta_path, kMaxTextFileBytes), nullptr, /*allow_exceptions=*/false);
+  const std::string text = nn::read_file(meta_path, kMaxTextFileBytes);
   const std::string what = meta_path + ": not a " + std::string(kFormat) + " checkpoint description";
+  if (std::string why = nn::json_nesting_problem(text, nn::kMaxJsonDepth); !why.empty())
+    throw Error(what + " (it " + why + ")");
+  json meta = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (meta.is_discarded() || !meta.is_object()) throw Error(what + " (not a JSON object)");
   if (!meta.contains("format") || !meta["format"].is_string() || !known_format(meta["format"].get<std::string>()))
     throw Error(what + " (\"format\" is not \"" + kFormat + "\")");

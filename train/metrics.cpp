@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "nn/json_depth.h"
 #include "nn/safetensors.h"
 
 namespace moegrad::train {
@@ -30,6 +31,7 @@ int64_t step_of(const std::string& line, bool csv) {
     auto [end, err] = std::from_chars(first, last, step);
     return err == std::errc() && end == last ? step : -1;
   }
+  if (!nn::json_nesting_problem(line, nn::kMaxJsonDepth).empty()) return -1;  // not a line moegrad wrote
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object() || !j.contains("step") || !j["step"].is_number_integer()) return -1;
   return j["step"].get<int64_t>();
