@@ -4,20 +4,14 @@
 
 #include <filesystem>
 
+#include "config_errors.h"
 #include "train/config.h"
 
 using namespace moegrad;
 using namespace moegrad::train;
 
 namespace {
-std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
-  try {
-    parse_config(yaml, "t.yaml", overrides);
-  } catch (const ConfigFileError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 }  // namespace
 
 TEST_CASE("config errors name the file, line, key and expectation", "[train][config]") {

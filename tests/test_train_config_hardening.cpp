@@ -9,20 +9,14 @@
 
 #include "moe/top_n_gating.h"
 #include "run_helpers.h"
+#include "config_errors.h"
 #include "train/config.h"
 
 using namespace moegrad;
 using namespace moegrad::train;
 
 namespace {
-std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
-  try {
-    parse_config(yaml, "t.yaml", overrides);
-  } catch (const ConfigFileError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 std::string load_error(const std::string& path, const std::vector<std::string>& overrides = {}) {
   try {
     load_config(path, overrides);
