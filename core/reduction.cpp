@@ -29,6 +29,7 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
   MOEGRAD_CHECK(is_floating(x.dtype()), "mean: expected a float tensor, got ", x.dtype());
   Axes ax = normalize_axes(axes, x.dim(), "mean");
   int64_t count = 1;
+  // Cannot overflow: a subset of a shape whose span (zeros as ones) fits in int64 (core/shape.cpp).
   for (int64_t a : ax) count *= x.shape()[a];
   Tensor s = sum(x, ax, keepdim);
   return binary(BinaryOp::div, s, scalar_like(static_cast<double>(count), s));

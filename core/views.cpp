@@ -188,6 +188,7 @@ Tensor squeeze(const Tensor& x) {
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
   int64_t d = normalize_dim(dim, x.dim() + 1, "unsqueeze");
   Shape shape = x.shape(), strides = x.strides();
+  // Cannot overflow: stride x size is within the extent as_strided checked, or 0.
   int64_t stride = d < x.dim() ? x.strides()[d] * x.shape()[d] : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, stride);

@@ -7,6 +7,10 @@
 
 namespace moegrad::moe {
 
+ExpertOptions MoEOptions::expert() const { return {.dim = dim, .hidden_mult = expert_hidden_mult}; }
+
+ExpertOptions SparseMoEBlockOptions::feedforward() const { return {.dim = moe.dim, .prenorm = true}; }
+
 TopNGatingOptions MoEOptions::gating() const {
   TopNGatingOptions g;
   g.dim = dim;
@@ -55,10 +59,7 @@ MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
   opt.validate();
   gate = register_module("gate", std::make_shared<TopNGating>(opt.gating(), gen, dtype,
                                                                 /*with_projection=*/!opt.router));
-  experts = register_module("experts", std::make_shared<Experts>(
-                                           opt.num_experts,
-                                           ExpertOptions{.dim = opt.dim, .hidden_mult = opt.expert_hidden_mult},
-                                           gen, dtype));
+  experts = register_module("experts", std::make_shared<Experts>(opt.num_experts, opt.expert(), gen, dtype));
   if (opt.router) {
     MoERouterOptions r = *opt.router;
     r.dim = opt.dim;
@@ -98,9 +99,8 @@ SparseMoEBlock::SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen,
   opt.validate();
   moe = register_module("moe", std::make_shared<MoE>(opt.moe, gen, dtype));
   moe_prenorm = register_module("moe_prenorm", std::make_shared<nn::RMSNorm>(opt.moe.dim, dtype));
-  const ExpertOptions ff{.dim = opt.moe.dim, .prenorm = true};
-  if (opt.add_ff_before) ff_before = register_module("ff_before", std::make_shared<Expert>(ff, gen, dtype));
-  if (opt.add_ff_after) ff_after = register_module("ff_after", std::make_shared<Expert>(ff, gen, dtype));
+  if (opt.add_ff_before) ff_before = register_module("ff_before", std::make_shared<Expert>(opt.feedforward(), gen, dtype));
+  if (opt.add_ff_after) ff_after = register_module("ff_after", std::make_shared<Expert>(opt.feedforward(), gen, dtype));
 }
 
 MoEOutput SparseMoEBlock::forward(const Tensor& x_in, const GatingCall& call, PhaseTimes* times) {

@@ -32,6 +32,7 @@ struct MoEOptions {
 
   void validate() const;  // throws ConfigError naming the argument
   TopNGatingOptions gating() const;
+  ExpertOptions expert() const;  // each routed expert
 };
 
 struct MoEOutput {
@@ -63,6 +64,7 @@ struct SparseMoEBlockOptions {
   bool add_ff_before = false;
   bool add_ff_after = true;
   void validate() const { moe.validate(); }
+  ExpertOptions feedforward() const;  // ff_before and ff_after
 };
 
 // [x = ff_before(x) + x]; x = moe(moe_prenorm(x)).outputs + x; [x = ff_after(x) + x], the

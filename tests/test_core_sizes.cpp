@@ -60,6 +60,15 @@ TEST_CASE("views, joins and slices check their size arithmetic", "[core]") {
   CHECK(core::split(x, kMax, 0).size() == 1);
 }
 
+TEST_CASE("a zero-size shape is refused when its other sizes overflow, so sub-products of shapes fit", "[core]") {
+  // mean's count and unsqueeze's stride multiply parts of a shape unchecked, relying on this.
+  CHECK_THROWS_WITH(zeros({0, k2_32, k2_32}), Catch::Contains("64-bit"));
+  Tensor empty_wide = zeros({0, k2_32 / 2, k2_32 / 2});
+  Tensor m = core::mean(empty_wide, {1, 2});
+  CHECK(m.shape() == Shape{0});
+  CHECK(core::unsqueeze(empty_wide, 1).strides()[1] == empty_wide.strides()[0]);
+}
+
 TEST_CASE("arange and one_hot refuse counts that cannot be sizes", "[core]") {
   CHECK_THROWS_WITH(arange(0.0, INFINITY), Catch::Contains("arange") && Catch::Contains("finite"));
   CHECK_THROWS_WITH(arange(0.0, NAN), Catch::Contains("finite"));

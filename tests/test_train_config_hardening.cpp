@@ -38,6 +38,10 @@ TEST_CASE("config integers have machine-sized ranges and the project's own messa
   CHECK(error_of("train:\n  steps: 99999999999999999999999\n") ==
         "t.yaml:2: train.steps: expected an integer in [1, 1099511627776], got '99999999999999999999999'");
   CHECK(error_of("seed: -1\n") == "t.yaml:1: seed: expected an integer in [0, 9223372036854775807], got '-1'");
+  // Where "cannot create std::vector larger than max_size()" came from: the label vector of a
+  // data.train_size past 2^60 (train/cluster_task.cpp), built before any tensor.
+  CHECK(error_of("data:\n  train_size: 4611686018427387904\n") ==
+        "t.yaml:2: data.train_size: expected an integer in [1, 2147483648], got '4611686018427387904'");
   CHECK(error_of("model:\n  num_experts: 100000\n") ==
         "t.yaml:2: model.num_experts: expected an integer in [1, 4096], got '100000'");
   CHECK(error_of("model:\n  router:\n    hidden_layers: [8, 0]\n") ==

@@ -10,6 +10,8 @@
 #include "core/memory_budget.h"
 #include "core/threading.h"
 #include "moe/moe.h"
+#include "moe/size_estimate.h"
+#include "train/memory_estimate.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/optim/adam.h"
@@ -59,20 +61,31 @@ double peak_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 
+// The benchmark model, as ../bench's PyTorch version builds it: one SparseMoEBlock (top-2,
+// capacity factor 1.25, a feedforward after) and a Linear head.
+moe::SparseMoEBlockOptions bench_block(const BenchOptions& o) {
+  moe::SparseMoEBlockOptions bo;
+  bo.moe.dim = o.dim;
+  bo.moe.num_experts = o.experts;
+  bo.moe.gating_top_n = 2;
+  bo.moe.capacity_factor_train = 1.25;
+  bo.moe.dispatch = o.dispatch;
+  bo.add_ff_before = false;
+  bo.add_ff_after = true;
+  return bo;
+}
+
 void check_sizes(const BenchOptions& o) {
   if (o.batch < 1 || o.seq < 1 || o.dim < 1 || o.experts < 2)
     throw ConfigError("size", "batch, seq and dim must be >= 1 and experts >= 2");
   if (o.steps < 1) throw ConfigError("--steps", "must be >= 1");
-  // The step's memory, estimated in double so that no product of the sizes can overflow:
-  // every parameter with its gradient and two Adam moments, and the step's activations
-  // (routed copies through the experts, the (token, expert) routing tensors, on the dense
-  // path the (b, n, E, c) dispatch and combine tensors) with their gradients.
-  const double t = static_cast<double>(o.batch) * static_cast<double>(o.seq), d = static_cast<double>(o.dim);
-  const double e = static_cast<double>(o.experts), h = static_cast<double>(o.dim) * 4.0 * 2.0 / 3.0;
-  const double params = (e + 1) * 3 * d * h + d * e + d * d;
-  double act = t * (2 * (3 * h + 2 * d) + 8 * e + 3 * h + 8 * d);
-  if (o.dispatch == moe::Dispatch::dense) act += 2 * t * e * std::max(static_cast<double>(o.seq) * 2.0 / e, 4.0);
-  const double bytes = (params * 4 + act * 4) * 4;
+  // Estimated in double so that no product of the sizes can overflow: every parameter with
+  // its gradient and two Adam moments, and the step's activations with their gradients.
+  const moe::SparseMoEBlockOptions bo = bench_block(o);
+  const double d = static_cast<double>(o.dim);
+  const double params = moe::block_parameter_count(bo) + d * d + d;
+  const double act = moe::block_activation_count(bo, static_cast<double>(o.batch), static_cast<double>(o.seq));
+  const double bytes = (params * 4 + act * kActivationFactor) * 4 /* float32 */;
   try {
     require_memory(bytes >= 9.2e18 ? INT64_MAX : static_cast<int64_t>(bytes),
                    str_cat("bench b=", o.batch, " n=", o.seq, " d=", o.dim, " E=", o.experts));
@@ -88,13 +101,11 @@ json describe(const char* bench, const BenchOptions& o) {
           {"dispatch", moe::dispatch_name(o.dispatch)}};
 }
 
-int64_t hidden_of(int64_t d) { return static_cast<int64_t>(static_cast<double>(d) * 4.0 * 2.0 / 3.0); }
-
 // Multiply-adds x 2 of the GEMM work worth doing (bench/README.md): gating, experts at the
 // kept token count, the dense feedforward and the head; a step is 3x the forward.
 double useful_step_gflop(const BenchOptions& o, double kept) {
   const double t = static_cast<double>(o.batch * o.seq), d = static_cast<double>(o.dim);
-  const double h = static_cast<double>(hidden_of(o.dim));
+  const double h = static_cast<double>(bench_block(o).moe.expert().hidden());
   const double per_token_expert = 2 * d * (2 * h) + 2 * h * d;
   const double fwd = 2 * t * d * static_cast<double>(o.experts) + kept * per_token_expert + t * per_token_expert +
                      2 * t * d * d;
@@ -116,15 +127,7 @@ json run_bench(const BenchOptions& o) {
   const double sgemm = measure_sgemm_gflops();
 
   Generator gen(o.seed);
-  moe::SparseMoEBlockOptions bo;
-  bo.moe.dim = o.dim;
-  bo.moe.num_experts = o.experts;
-  bo.moe.gating_top_n = 2;
-  bo.moe.capacity_factor_train = 1.25;
-  bo.moe.dispatch = o.dispatch;
-  bo.add_ff_before = false;
-  bo.add_ff_after = true;
-  moe::SparseMoEBlock block(bo, gen);
+  moe::SparseMoEBlock block(bench_block(o), gen);
   nn::Linear head(o.dim, o.dim, /*bias=*/true, gen);
   nn::NamedTensors params = block.named_parameters();
   for (auto& [name, p] : head.named_parameters()) params.emplace_back("head." + name, p);

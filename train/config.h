@@ -44,6 +44,8 @@ struct ModelConfig {
   int64_t context = 64;
 
   moe::SparseMoEBlockOptions block() const;
+  // Each block of mlp_dense.
+  moe::ExpertOptions dense_feedforward() const;
 };
 
 struct DataConfig {

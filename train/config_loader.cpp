@@ -80,11 +80,20 @@ struct Source {
     if (mark.line >= 0) return file + ":" + std::to_string(mark.line + 1);
     return file;
   }
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
+  std::string located_at(const std::string& key) const {
     auto it = located.find(key);
     // An element of a list not located itself ("key[3]") is blamed on its list.
     if (it == located.end() && key.find('[') != std::string::npos) it = located.find(key.substr(0, key.find('[')));
-    throw ConfigFileError(it != located.end() ? it->second : file, key, message);
+    return it != located.end() ? it->second : file;
+  }
+  // A rule between keys (model.kind needs data.task ...) is broken by whichever of them was
+  // given last, so every --set among the related keys is named before the key's own place.
+  [[noreturn]] void fail(const std::string& key, const std::string& message,
+                         const std::vector<std::string>& related = {}) const {
+    std::string where;
+    for (const std::string& r : related)
+      if (const std::string at = located_at(r); at.rfind("--set ", 0) == 0) where += at + ", ";
+    throw ConfigFileError(where + located_at(key), key, message);
   }
 };
 
@@ -259,8 +268,9 @@ void apply_override(YAML::Node& root, const std::string& assignment, Source& src
   src.overridden.insert(key);
 }
 
-void check(bool ok, const Source& src, const std::string& key, const std::string& message) {
-  if (!ok) src.fail(key, message);
+void check(bool ok, const Source& src, const std::string& key, const std::string& message,
+           const std::vector<std::string>& related = {}) {
+  if (!ok) src.fail(key, message, related);
 }
 
 template <typename T>
@@ -407,38 +417,46 @@ void validate(Config& c, const Source& src) {
     } catch (const ConfigError& e) {
       static const std::map<std::string, std::string> rename = {{"gating_top_n", "top_n"},
                                                                 {"hidden_mult", "expert_hidden_mult"}};
+      // The keys each block rule compares against, for blaming a --set of those.
+      static const std::map<std::string, std::vector<std::string>> related = {
+          {"top_n", {"model.num_experts"}},
+          {"threshold_train", {"model.top_n"}},
+          {"threshold_eval", {"model.top_n"}},
+          {"expert_hidden_mult", {"model.dim"}}};
       auto it = rename.find(e.key());
-      src.fail("model." + (it == rename.end() ? e.key() : it->second), e.message());
+      const std::string key = it == rename.end() ? e.key() : it->second;
+      auto rel = related.find(key.substr(0, key.find('[')));
+      src.fail("model." + key, e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
     }
   }
   if (m.kind == ModelKind::moe_lm) {
     check(m.heads >= 1 && m.dim % m.heads == 0, src, "model.heads",
-          "must divide model.dim=" + std::to_string(m.dim) + got(m.heads));
-    check(d.task == TaskKind::char_lm, src, "data.task", "model.kind moe_lm needs task char_lm");
+          "must divide model.dim=" + std::to_string(m.dim) + got(m.heads), {"model.dim"});
+    check(d.task == TaskKind::char_lm, src, "data.task", "model.kind moe_lm needs task char_lm", {"model.kind"});
     check(d.seq_len <= m.context, src, "data.seq_len",
-          "must not exceed model.context=" + std::to_string(m.context) + got(d.seq_len));
+          "must not exceed model.context=" + std::to_string(m.context) + got(d.seq_len), {"model.context"});
   } else {
     check(d.task == TaskKind::clusters, src, "data.task",
-          std::string("model.kind ") + model_kind_name(m.kind) + " needs task clusters");
+          std::string("model.kind ") + model_kind_name(m.kind) + " needs task clusters", {"model.kind"});
   }
 
 
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
-  check(!o.nesterov || o.momentum > 0, src, "optim.nesterov", "needs optim.momentum > 0");
+  check(!o.nesterov || o.momentum > 0, src, "optim.nesterov", "needs optim.momentum > 0", {"optim.momentum"});
   o.schedule.base_lr = o.lr;
   o.schedule.total_steps = t.steps;
   // train.steps is in range here (checked as it was read), so this blames warmup_steps only
   // when warmup_steps is the one out of line.
   check(o.schedule.warmup_steps < t.steps, src,
         "optim.schedule.warmup_steps",
-        "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps));
+        "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps), {"train.steps"});
   check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
-        "must be in [0, optim.lr]" + got(o.schedule.min_lr));
+        "must be in [0, optim.lr]" + got(o.schedule.min_lr), {"optim.lr"});
 
   if (d.task == TaskKind::clusters)
     check(t.batch_size <= d.train_size, src, "train.batch_size",
-          "must not exceed data.train_size=" + std::to_string(d.train_size) + got(t.batch_size));
+          "must not exceed data.train_size=" + std::to_string(d.train_size) + got(t.batch_size), {"data.train_size"});
 
   const MemoryEstimate need = estimate_memory(c);
   try {
@@ -449,6 +467,10 @@ void validate(Config& c, const Source& src) {
 }
 
 }  // namespace
+
+moe::ExpertOptions ModelConfig::dense_feedforward() const {
+  return {.dim = dim, .hidden_mult = hidden_mult, .prenorm = true};
+}
 
 moe::SparseMoEBlockOptions ModelConfig::block() const {
   moe::SparseMoEBlockOptions b;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/memory_budget.h"
+#include "moe/size_estimate.h"
 #include "train/cluster_task.h"
 
 namespace moegrad::train {
@@ -15,40 +16,6 @@ constexpr double kFloatBytes = 4;   // the trainer's f32 parameters and activati
 constexpr double kIndexBytes = 8;   // int64 ids and labels
 constexpr double kByteVocab = 256;  // char_lm's vocabulary is at most the 256 bytes
 
-// Expert(dim, mult): Linear(dim, 2h) + GEGLU(h) + Linear(h, dim), h = dim * mult * 2 / 3.
-double expert_parameters(double dim, double mult) {
-  const double h = std::floor(dim * mult * 2.0 / 3.0);
-  return dim * 2 * h + 2 * h + h + h * dim + 2 * dim;
-}
-
-double moe_layer_parameters(const ModelConfig& m) {
-  const double dim = static_cast<double>(m.dim), e = static_cast<double>(m.num_experts);
-  double p = e * expert_parameters(dim, m.expert_hidden_mult) + dim * e + dim;
-  if (m.add_ff_before) p += expert_parameters(dim, 4.0);
-  if (m.add_ff_after) p += expert_parameters(dim, 4.0);
-  if (m.router) {
-    double in = dim;
-    auto layer = [&](double w) { p += in * w + w; in = w; };
-    if (auto* w = std::get_if<std::vector<int64_t>>(&m.router->hidden_layers))
-      for (int64_t x : *w) layer(static_cast<double>(x));
-    if (auto* n = std::get_if<int64_t>(&m.router->hidden_layers))
-      for (int64_t i = 0; i < *n; ++i) layer(dim);
-    p += in * e + e;
-  }
-  return p;
-}
-
-// Forward activations of one MoE layer over `groups` routing groups of n tokens.
-double moe_layer_activations(const ModelConfig& m, double groups, double n) {
-  const double dim = static_cast<double>(m.dim), e = static_cast<double>(m.num_experts);
-  const double h = std::floor(dim * m.expert_hidden_mult * 2.0 / 3.0);
-  const double factor = std::max(m.capacity_factor_train, m.capacity_factor_eval);
-  const double capacity = std::max(std::min(n, std::floor(n * factor / e)), 4.0);
-  const double slots = groups * e * capacity;
-  double a = groups * n * (8 * dim + 4 * e) + slots * (2 * dim + 7 * h);
-  if (m.dispatch == moe::Dispatch::dense) a += 2 * groups * n * e * capacity;
-  return a;
-}
 }  // namespace
 
 int64_t MemoryEstimate::total_bytes() const {
@@ -69,21 +36,28 @@ MemoryEstimate estimate_memory(const Config& c) {
   const double batch = static_cast<double>(c.train.batch_size);
   MemoryEstimate est;
 
+  // mlp_*: in_proj Linear(input_dim, dim), the final RMSNorm(dim), head Linear(dim, output_dim).
+  const double frame = static_cast<double>(d.input_dim + d.output_dim + 2) * dim + static_cast<double>(d.output_dim);
   double params = 0, activations = 0;
   switch (m.kind) {
-    case ModelKind::mlp_moe:
-      params = static_cast<double>(d.input_dim + d.output_dim + 2) * dim + depth * moe_layer_parameters(m);
-      activations = depth * moe_layer_activations(m, 1, batch);
+    case ModelKind::mlp_moe: {
+      const moe::SparseMoEBlockOptions block = m.block();
+      params = frame + depth * moe::block_parameter_count(block);
+      activations = depth * moe::block_activation_count(block, 1, batch);
       break;
-    case ModelKind::mlp_dense:
-      params = static_cast<double>(d.input_dim + d.output_dim + 2) * dim + depth * expert_parameters(dim, m.hidden_mult);
-      activations = depth * batch * (8 * dim + 7 * std::floor(dim * m.hidden_mult * 2.0 / 3.0));
+    }
+    case ModelKind::mlp_dense: {
+      const moe::ExpertOptions ff = m.dense_feedforward();
+      params = frame + depth * moe::expert_parameter_count(ff);
+      activations = depth * moe::expert_activation_count(ff, batch);
       break;
+    }
     case ModelKind::moe_lm: {
+      const moe::SparseMoEBlockOptions block = m.block();
       const double seq = static_cast<double>(d.seq_len), heads = static_cast<double>(m.heads);
       params = (2 * kByteVocab + static_cast<double>(m.context) + 1) * dim +
-               depth * (moe_layer_parameters(m) + 4 * dim * dim + 2 * dim);
-      activations = depth * (moe_layer_activations(m, batch, seq) + batch * seq * 8 * dim +
+               depth * (moe::block_parameter_count(block) + 4 * dim * dim + dim);
+      activations = depth * (moe::block_activation_count(block, batch, seq) + batch * seq * 8 * dim +
                              3 * batch * heads * seq * seq) +
                     batch * seq * kByteVocab * 2;
       break;

@@ -45,7 +45,7 @@ int64_t MlpMoE::active_parameters() const {
 MlpDense::MlpDense(const Config& c, Generator& gen, DType dtype) {
   in_proj = register_module("in_proj", std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
   blocks = register_module("blocks", std::make_shared<nn::ModuleList<moe::Expert>>());
-  const moe::ExpertOptions ff{.dim = c.model.dim, .hidden_mult = c.model.hidden_mult, .prenorm = true};
+  const moe::ExpertOptions ff = c.model.dense_feedforward();
   for (int64_t i = 0; i < c.model.depth; ++i) blocks->push_back(std::make_shared<moe::Expert>(ff, gen, dtype));
   norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
   head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));

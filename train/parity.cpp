@@ -14,6 +14,7 @@
 #include "core/memory_budget.h"
 #include "moe/coor_descent.h"
 #include "moe/moe.h"
+#include "moe/size_estimate.h"
 #include "nn/loss.h"
 #include "nn/optim/adam.h"
 #include "nn/json_depth.h"
@@ -204,52 +205,37 @@ struct FixturePlan {
 
 // What running a fixture's module will hold, estimated in double before anything is built:
 // a 200-byte file may ask for 4096 experts of width 4096. Parameters are held with their
-// gradient and optimizer state; the inputs' tokens pass through every expert's slots (the
-// dense path's (b, n, e, c) tensors bound it) or, for CoorDescentTopk, through n_iters
-// unrolled iterations that each save a few input-sized tensors.
-double moe_parameters(const moe::MoEOptions& o) {
-  const double d = static_cast<double>(o.dim), h = d * o.expert_hidden_mult * 2.0 / 3.0;
-  return static_cast<double>(o.num_experts) * (3 * d * h + 2 * h + 2 * d) + d * static_cast<double>(o.num_experts);
-}
-
+// gradient and optimizer state; the inputs' tokens are taken as one routing group (the
+// largest the dense path's (group, token, expert, capacity) tensors can be) or, for
+// CoorDescentTopk, pass through n_iters unrolled iterations that each save a few
+// input-sized tensors.
 void require_fixture_memory(const Fixture& fx, const FixturePlan& plan) {
   double inputs = 0;
   for (const auto& [name, t] : fx.all)
     if (name.rfind("input/", 0) == 0) inputs += static_cast<double>(t.numel());
-  auto routed = [&](double params, const moe::MoEOptions& o) {
-    const double tokens = inputs / static_cast<double>(std::max<int64_t>(o.dim, 1));
-    return params + tokens * tokens * static_cast<double>(o.num_experts) + tokens * params / static_cast<double>(o.dim);
-  };
+  auto tokens = [&](int64_t dim) { return inputs / static_cast<double>(std::max<int64_t>(dim, 1)); };
   const double elements = std::visit(
       [&](const auto& o) -> double {
         using T = std::decay_t<decltype(o)>;
         if constexpr (std::is_same_v<T, int64_t>) {
           return static_cast<double>(o) + inputs * 4;
         } else if constexpr (std::is_same_v<T, moe::ExpertOptions>) {
-          const double d = static_cast<double>(o.dim), h = static_cast<double>(o.hidden());
-          return 3 * d * h + inputs * (1 + 3 * h / d);
+          return moe::expert_parameter_count(o) + moe::expert_activation_count(o, tokens(o.dim));
         } else if constexpr (std::is_same_v<T, moe::MoERouterOptions>) {
-          double widest = static_cast<double>(std::max(o.dim, o.num_experts));
-          if (auto* w = std::get_if<std::vector<int64_t>>(&o.hidden_layers))
-            for (int64_t v : *w) widest = std::max(widest, static_cast<double>(v));
-          const double layers = 2 + (std::holds_alternative<int64_t>(o.hidden_layers)
-                                         ? static_cast<double>(std::get<int64_t>(o.hidden_layers))
-                                         : std::holds_alternative<std::vector<int64_t>>(o.hidden_layers)
-                                               ? static_cast<double>(std::get<std::vector<int64_t>>(o.hidden_layers).size())
-                                               : 0);
-          return layers * widest * widest + inputs * layers * widest / static_cast<double>(std::max<int64_t>(o.dim, 1));
+          // Each layer's activations are at most as wide as its parameters are tall.
+          return moe::router_parameter_count(o) * (1 + tokens(o.dim) / static_cast<double>(std::max<int64_t>(o.dim, 1)));
         } else if constexpr (std::is_same_v<T, moe::CoorDescentTopkOptions>) {
           return inputs * 6 * static_cast<double>(o.descent.n_iters);
         } else if constexpr (std::is_same_v<T, moe::TopNGatingOptions>) {
-          const double d = static_cast<double>(o.dim), e = static_cast<double>(o.num_gates);
-          const double tokens = inputs / d;
-          return d * e + tokens * tokens * e * 4;
+          const double d = static_cast<double>(o.dim), e = static_cast<double>(o.num_gates), n = tokens(o.dim);
+          return d * e + n * n * e * 4;
         } else if constexpr (std::is_same_v<T, moe::MoEOptions>) {
-          return routed(moe_parameters(o), o);
+          return moe::moe_parameter_count(o) + moe::moe_activation_count(o, 1, tokens(o.dim));
         } else if constexpr (std::is_same_v<T, moe::SparseMoEBlockOptions>) {
-          return routed(moe_parameters(o.moe) * 1.5, o.moe);
+          return moe::block_parameter_count(o) + moe::block_activation_count(o, 1, tokens(o.moe.dim));
         } else {
-          return routed(moe_parameters(o.block.moe) * 1.5, o.block.moe) +
+          const moe::SparseMoEBlockOptions& b = o.block;
+          return moe::block_parameter_count(b) + moe::block_activation_count(b, 1, tokens(b.moe.dim)) +
                  static_cast<double>(o.head_in) * static_cast<double>(o.head_out);
         }
       },

@@ -1,0 +1,74 @@
+#include "moe/size_estimate.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace moegrad::moe {
+
+namespace {
+// ExpertOptions::hidden() in double: the same expression, without its int64 check.
+double hidden_width(const ExpertOptions& o) { return std::floor(static_cast<double>(o.dim) * o.hidden_mult * 2.0 / 3.0); }
+}  // namespace
+
+double expert_parameter_count(const ExpertOptions& o) {
+  const double d = static_cast<double>(o.dim), h = hidden_width(o);
+  // [RMSNorm(d)], Linear(d, 2h) with bias, GEGLU(h) [mult bias], Linear(h, d) with bias.
+  return (o.prenorm ? d : 0) + (d * 2 * h + 2 * h) + (o.mult_bias ? h : 0) + (h * d + d);
+}
+
+double router_parameter_count(const MoERouterOptions& o) {
+  double in = static_cast<double>(o.dim), p = 0;
+  auto layer = [&](double width) {
+    p += in * width + width;
+    in = width;
+  };
+  if (auto* widths = std::get_if<std::vector<int64_t>>(&o.hidden_layers))
+    for (int64_t w : *widths) layer(static_cast<double>(w));
+  if (auto* count = std::get_if<int64_t>(&o.hidden_layers))
+    for (int64_t i = 0; i < *count; ++i) layer(static_cast<double>(o.dim));
+  layer(static_cast<double>(o.num_experts));
+  return p;
+}
+
+double moe_parameter_count(const MoEOptions& o) {
+  const double e = static_cast<double>(o.num_experts);
+  double p = e * expert_parameter_count(o.expert());
+  if (o.router) {
+    MoERouterOptions r = *o.router;
+    r.dim = o.dim;
+    r.num_experts = o.num_experts;
+    p += router_parameter_count(r);
+  } else {
+    p += static_cast<double>(o.dim) * e;  // the gate's projection, without bias
+  }
+  return p;
+}
+
+double block_parameter_count(const SparseMoEBlockOptions& o) {
+  const double ff = expert_parameter_count(o.feedforward());
+  return moe_parameter_count(o.moe) + static_cast<double>(o.moe.dim) + (o.add_ff_before ? ff : 0) +
+         (o.add_ff_after ? ff : 0);
+}
+
+double expert_activation_count(const ExpertOptions& o, double tokens) {
+  const double d = static_cast<double>(o.dim), h = hidden_width(o);
+  // Input and [norm], the 2h projection, the gated h and the output.
+  return tokens * (2 * d + 2 * h + h + d);
+}
+
+double moe_activation_count(const MoEOptions& o, double groups, double tokens) {
+  const double d = static_cast<double>(o.dim), e = static_cast<double>(o.num_experts);
+  const double factor = std::max(o.capacity_factor_train, o.capacity_factor_eval);
+  const double capacity = std::max(std::min(tokens, std::floor(tokens * factor / e)), 4.0);
+  const double slots = groups * e * capacity;
+  double a = groups * tokens * (8 * d + 4 * e) + expert_activation_count(o.expert(), slots) + slots * 3 * d;
+  if (o.dispatch == Dispatch::dense) a += 2 * groups * tokens * e * capacity;
+  return a;
+}
+
+double block_activation_count(const SparseMoEBlockOptions& o, double groups, double tokens) {
+  const double ff = expert_activation_count(o.feedforward(), groups * tokens);
+  return moe_activation_count(o.moe, groups, tokens) + (o.add_ff_before ? ff : 0) + (o.add_ff_after ? ff : 0);
+}
+
+}  // namespace moegrad::moe

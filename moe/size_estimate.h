@@ -1,0 +1,27 @@
+#pragma once
+// The sizes of the MoE modules from their options alone, for the memory pre-checks that must
+// refuse a size before anything is built (the trainer's config validation, the bench, parity
+// fixtures). Computed in double, so no size within the options' ranges can overflow.
+// Parameter counts are exact (tests compare them with built modules); activation counts err
+// high.
+#include "moe/expert.h"
+#include "moe/moe.h"
+#include "moe/moe_router.h"
+
+namespace moegrad::moe {
+
+double expert_parameter_count(const ExpertOptions& o);
+// o.dim and o.num_experts as MoE sets them.
+double router_parameter_count(const MoERouterOptions& o);
+double moe_parameter_count(const MoEOptions& o);
+double block_parameter_count(const SparseMoEBlockOptions& o);
+
+// Forward activation elements of one expert over `tokens` tokens.
+double expert_activation_count(const ExpertOptions& o, double tokens);
+// Forward activation elements of one MoE layer over `groups` routing groups of `tokens` each:
+// the routing tensors, the routed copies through the experts and, on the dense path, the
+// (group, token, expert, capacity) dispatch and combine tensors.
+double moe_activation_count(const MoEOptions& o, double groups, double tokens);
+double block_activation_count(const SparseMoEBlockOptions& o, double groups, double tokens);
+
+}  // namespace moegrad::moe
