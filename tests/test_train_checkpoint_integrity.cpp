@@ -110,6 +110,27 @@ TEST_CASE("finite weights that give a NaN loss: eval says so with exit 3", "[tra
   fs::remove_all(io);
 }
 
+TEST_CASE("finite weights whose logits overflow: sample refuses with exit 3 instead of printing one character",
+          "[train][checkpoint]") {
+  fs::path run = fresh_dir("ckpt_sample_huge"), io = fresh_dir("ckpt_sample_huge_io");
+  const std::string config = std::string(MOEGRAD_SOURCE_DIR) + "/configs/char_lm.yaml";
+  train_here({"train.steps=1", "train.batch_size=2", "train.eval_batches=1", "train.eval_interval=1000",
+              "train.log_interval=1", "train.checkpoint_interval=1", "model.dim=8", "model.heads=2",
+              "model.context=8", "model.num_experts=2", "data.seq_len=8", "data.corpus_chars=2000",
+              "optim.schedule.warmup_steps=0"},
+             run.string(), "", nullptr, config);
+  CheckpointState s = load_checkpoint(ckpt(run, 1));
+  nn::StateDict huge;
+  for (const auto& [name, t] : s.model) huge.set(name, name == "head.weight" ? full(t.shape(), 3e38, t.dtype()) : t);
+  s.model = huge;
+  save_checkpoint((run / "checkpoints").string(), s);
+  RunResult r = run_moegrad_capture({"sample", "--checkpoint", ckpt(run, 1), "--length", "5"}, io);
+  CHECK(r.status == 3);  // before: exit 0 and the vocabulary's last character, repeated
+  CHECK_THAT(r.err, Catch::Contains("next-character probabilities are not finite"));
+  fs::remove_all(run);
+  fs::remove_all(io);
+}
+
 TEST_CASE("a checkpoint's JSON sidecar that is missing or has wrong types gives a plain message",
           "[train][checkpoint]") {
   fs::path run = fresh_dir("ckpt_sidecar"), io = fresh_dir("ckpt_sidecar_io");
