@@ -50,7 +50,7 @@ Edge root_edge(const Tensor& root) {
 }  // namespace
 
 AccumulateGrad::AccumulateGrad(Tensor leaf) : leaf_(std::move(leaf)) {
-  outputs.push_back({leaf_.shape(), leaf_.dtype()});
+  outputs.push_back({leaf_.shape(), leaf_.dtype(), leaf_.device()});
   output_hooks.resize(1);
   retained.resize(1);
 }
@@ -130,7 +130,7 @@ void backward(const Tensor& root, const Tensor& grad_root) {
       for (size_t i = 0; i < grads.size(); ++i) {
         const TensorInfo& info = node->outputs[i];
         if (!is_floating(info.dtype)) continue;
-        if (!grads[i].defined()) grads[i] = zeros(info.shape, info.dtype);
+        if (!grads[i].defined()) grads[i] = zeros(info.shape, info.dtype, info.device);
         for (const GradHook& hook : node->output_hooks[i]) {
           Tensor r = hook(grads[i]);
           if (r.defined()) grads[i] = r;

@@ -33,7 +33,7 @@ void connect_inputs(Node& node, const TensorList& inputs) {
       }
     }
     node.next_edges.push_back(std::move(e));
-    node.inputs.push_back(t.defined() ? TensorInfo{t.shape(), t.dtype()} : TensorInfo{{}, DType::f32});
+    node.inputs.push_back(t.defined() ? TensorInfo{t.shape(), t.dtype(), t.device()} : TensorInfo{{}, DType::f32, Device::cpu()});
   }
 }
 
@@ -44,7 +44,7 @@ void attach_output(const std::shared_ptr<Node>& node, Tensor& out, uint32_t nr,
     node->output_hooks.resize(nr + 1);
     node->retained.resize(nr + 1);
   }
-  node->outputs[nr] = {out.shape(), out.dtype()};
+  node->outputs[nr] = {out.shape(), out.dtype(), out.device()};
   if (!is_floating(out.dtype())) return;
   const bool reused = out.autograd_meta() != nullptr ||
                       std::any_of(inputs.begin(), inputs.end(),

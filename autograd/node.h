@@ -24,6 +24,7 @@ struct Edge {
 struct TensorInfo {
   Shape shape;
   DType dtype;
+  Device device;  // where the missing gradient of this tensor is made
 };
 
 class Node {

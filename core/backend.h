@@ -9,12 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/device.h"
 #include "core/shape.h"
 #include "core/tensor.h"
 
 namespace moegrad {
-
-enum class Device : uint8_t { cpu, cuda };
 
 enum class UnaryOp : uint8_t {
   neg, exp, log, sqrt, abs, relu, gelu, gelu_grad, sigmoid, tanh, erf,
@@ -52,7 +51,12 @@ class Backend {
   virtual void* allocate(size_t nbytes) = 0;
   virtual void deallocate(void* ptr, size_t nbytes) noexcept = 0;
   virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
-  virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+  // Every read back to the host goes through here and is counted: on a GPU each one is a
+  // full synchronisation, so hot paths are held to a fixed number per step (host_reads()).
+  void copy_to_host(void* host_dst, const void* src, size_t nbytes) {
+    count_host_read();
+    read_to_host(host_dst, src, nbytes);
+  }
 
   // out[i] = convert(src[i]) over out's shape; src has out's shape (possibly broadcast
   // strides) and any dtype. `out` may be a non-contiguous view (assignment into a view).
@@ -103,7 +107,17 @@ class Backend {
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                          const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq,
                          const AdamStep& step) = 0;
+
+ protected:
+  virtual void read_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+
+ private:
+  static void count_host_read();
 };
+
+// Reads back to the host (Backend::copy_to_host calls) by this process, on every backend;
+// tests and `moegrad bench` take differences of it around a step.
+uint64_t host_reads();
 
 Backend& cpu_backend();
 

@@ -35,6 +35,7 @@ Tensor zeros(const Shape& shape, DType dtype, Backend& backend) {
 Tensor ones(const Shape& shape, DType dtype, Backend& backend) {
   return full(shape, 1.0, dtype, backend);
 }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.backend()); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.backend()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype(), t.backend()); }
 Tensor full_like(const Tensor& t, double value) {

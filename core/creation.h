@@ -21,6 +21,21 @@ Tensor full_like(const Tensor& t, double value);
 // A 0-d tensor holding `value`, on t's backend, in `dtype`.
 Tensor scalar_tensor(double value, DType dtype, Backend& backend = cpu_backend());
 
+// The same on a named device (backend_for(device)).
+inline Tensor empty(const Shape& shape, DType dtype, const Device& device) {
+  return empty(shape, dtype, backend_for(device));
+}
+inline Tensor zeros(const Shape& shape, DType dtype, const Device& device) {
+  return zeros(shape, dtype, backend_for(device));
+}
+inline Tensor ones(const Shape& shape, DType dtype, const Device& device) {
+  return ones(shape, dtype, backend_for(device));
+}
+inline Tensor full(const Shape& shape, double value, DType dtype, const Device& device) {
+  return full(shape, value, dtype, backend_for(device));
+}
+Tensor empty_like(const Tensor& t);
+
 // [start, end) by step, like torch.arange.
 Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::i64,
               Backend& backend = cpu_backend());

@@ -1,6 +1,7 @@
 #include "core/elementwise.h"
 
 #include <cmath>
+#include <vector>
 
 #include "core/creation.h"
 #include "core/views.h"
@@ -91,6 +92,7 @@ Tensor unary(UnaryOp op, const Tensor& x, const UnaryParams& p) {
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_same_device(binary_name(op), {&a, &b});
   check_binary_dtypes(op, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), binary_name(op));
   const bool to_bool = is_comparison(op) || op == BinaryOp::logical_and || op == BinaryOp::logical_or;
@@ -104,6 +106,7 @@ Tensor scalar_like(double value, const Tensor& x) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  check_same_device("where", {&cond, &a, &b});
   MOEGRAD_CHECK(cond.dtype() == DType::b8, "where: condition must be bool, got ", cond.dtype(),
                 " of shape ", cond.shape());
   MOEGRAD_CHECK(a.dtype() == b.dtype(), "where: dtypes differ: ", a.dtype(), " ", a.shape(),
@@ -128,15 +131,39 @@ Tensor to(const Tensor& x, DType dtype) {
   return out;
 }
 
+Tensor to(const Tensor& x, const Device& device) {
+  if (x.device() == device) return x;
+  Backend& to_backend = backend_for(device);
+  const Tensor src = x.is_contiguous() ? x : clone(x);
+  Tensor out = empty(x.shape(), x.dtype(), to_backend);
+  const size_t nbytes = static_cast<size_t>(x.numel()) * dtype_size(x.dtype());
+  if (nbytes == 0) return out;
+  // One side is host memory, or else the bytes travel through the host.
+  if (src.device().is_cpu()) {
+    to_backend.copy_from_host(out.raw_data(), src.raw_data(), nbytes);
+  } else if (device.is_cpu()) {
+    src.backend().copy_to_host(out.raw_data(), src.raw_data(), nbytes);
+  } else {
+    std::vector<unsigned char> host(nbytes);
+    src.backend().copy_to_host(host.data(), src.raw_data(), nbytes);
+    to_backend.copy_from_host(out.raw_data(), host.data(), nbytes);
+  }
+  return out;
+}
+
 void copy_(const Tensor& dst, const Tensor& src) {
-  // Reading src while writing dst is only safe if src is not a view of dst's storage.
-  Tensor s = src.storage() == dst.storage() ? clone(src) : src;
+  // Reading src while writing dst is only safe if src is not a view of dst's storage; a
+  // source on another device comes over first (load_state_dict onto a GPU model).
+  Tensor s = src.device() != dst.device()       ? to(src, dst.device())
+             : src.storage() == dst.storage() ? clone(src)
+                                              : src;
   dst.backend().copy(expand(s, dst.shape()), dst);
 }
 
 void fill_(const Tensor& dst, double value) { dst.backend().fill(dst, value); }
 
 void binary_(BinaryOp op, const Tensor& dst, const Tensor& src) {
+  check_same_device(binary_name(op), {&dst, &src});
   check_binary_dtypes(op, dst, src);
   MOEGRAD_CHECK(broadcast_shapes(dst.shape(), src.shape(), binary_name(op)) == dst.shape(),
                 binary_name(op), "_: in place result must keep shape ", dst.shape(), ", got src ",

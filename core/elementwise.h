@@ -16,6 +16,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, double min, double max);
 // Converts to dtype; returns x itself when it already has it.
 Tensor to(const Tensor& x, DType dtype);
+// Copies to device (contiguous there); returns x itself when it is already there.
+Tensor to(const Tensor& x, const Device& device);
 
 // In place, on views: dst[...] = src (broadcast to dst), dst[...] = value.
 void copy_(const Tensor& dst, const Tensor& src);

@@ -7,6 +7,7 @@
 namespace moegrad::core {
 
 std::pair<Tensor, Tensor> geglu(const Tensor& x_in, const Tensor& mult_bias) {
+  check_same_device("geglu", {&x_in, &mult_bias});
   MOEGRAD_CHECK(is_floating(x_in.dtype()), "geglu: expected a float tensor, got ", x_in.dtype());
   MOEGRAD_CHECK(x_in.dim() >= 1 && x_in.size(-1) % 2 == 0, "geglu: the last dim of shape ", x_in.shape(),
                 " must be even (value and gate halves)");
@@ -24,6 +25,7 @@ std::pair<Tensor, Tensor> geglu(const Tensor& x_in, const Tensor& mult_bias) {
 
 std::pair<Tensor, Tensor> geglu_backward(const Tensor& x, const Tensor& cdf, const Tensor& mult_bias,
                                          const Tensor& grad_out, bool with_mult_bias) {
+  check_same_device("geglu_backward", {&x, &cdf, &mult_bias, &grad_out});
   MOEGRAD_CHECK(!with_mult_bias || mult_bias.defined(), "geglu_backward: a mult_bias gradient needs mult_bias");
   Tensor grad_x = empty(x.shape(), x.dtype(), x.backend());
   Tensor grad_mb = with_mult_bias ? empty(mult_bias.shape(), x.dtype(), x.backend()) : Tensor();
@@ -44,6 +46,7 @@ std::pair<Tensor, Tensor> rms_norm(const Tensor& x_in, double eps, double scale)
 }
 
 Tensor rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, double scale, const Tensor& grad_out) {
+  check_same_device("rms_norm_backward", {&x, &inv_norm, &grad_out});
   Tensor grad_x = empty(x.shape(), x.dtype(), x.backend());
   x.backend().rms_norm_backward(contiguous(x), contiguous(inv_norm), eps, scale, contiguous(to(grad_out, x.dtype())),
                                 grad_x);
@@ -52,6 +55,7 @@ Tensor rms_norm_backward(const Tensor& x, const Tensor& inv_norm, double eps, do
 
 void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                const Tensor& max_exp_avg_sq, const AdamStep& step) {
+  check_same_device("adam_step", {&param, &grad, &exp_avg, &exp_avg_sq, &max_exp_avg_sq});
   for (const Tensor* t : {&param, &exp_avg, &exp_avg_sq})
     MOEGRAD_CHECK(t->is_contiguous() && t->shape() == param.shape() && t->dtype() == param.dtype(),
                   "adam_step: state of shape ", t->shape(), " does not match parameter ", param.shape());

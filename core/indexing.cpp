@@ -35,6 +35,7 @@ void check_index_shape(const Tensor& index, const Tensor& x, int64_t axis, const
 }  // namespace
 
 Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
+  check_same_device("gather", {&x, &index});
   int64_t a = normalize_dim(axis, x.dim(), "gather");
   check_index_shape(index, x, a, "gather", "input");
   check_index(index, x.shape()[a], "gather", x.shape(), a);
@@ -44,6 +45,7 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index) {
 }
 
 void scatter_add_(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src) {
+  check_same_device("scatter_add", {&x, &index, &src});
   int64_t a = normalize_dim(axis, x.dim(), "scatter_add");
   MOEGRAD_CHECK(src.dtype() == x.dtype(), "scatter_add: src is ", src.dtype(), ", input is ",
                 x.dtype());
@@ -67,6 +69,7 @@ Tensor index_select_as_gather_index(const Tensor& index, const Shape& out_shape,
 }
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index) {
+  check_same_device("index_select", {&x, &index});
   int64_t a = normalize_dim(axis, x.dim(), "index_select");
   MOEGRAD_CHECK(index.dim() == 1, "index_select: index must be 1-d, got shape ", index.shape());
   check_index(index, x.shape()[a], "index_select", x.shape(), a);

@@ -9,6 +9,7 @@ namespace moegrad::core {
 
 Tensor cat(const TensorList& xs, int64_t axis) {
   MOEGRAD_CHECK(!xs.empty(), "cat: expected at least one tensor");
+  check_same_device("cat", xs);
   const Tensor& first = xs[0];
   int64_t a = normalize_dim(axis, first.dim(), "cat");
   Shape shape = first.shape();

@@ -7,6 +7,7 @@
 namespace moegrad::core {
 
 Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  check_same_device("matmul", {&a_in, &b_in});
   MOEGRAD_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
                 a_in.shape(), " and ", b_in.shape());
   MOEGRAD_CHECK(a_in.dtype() == b_in.dtype() && is_floating(a_in.dtype()),
@@ -32,6 +33,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_same_device("linear", {&x, &weight, &bias});
   MOEGRAD_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
                 "linear: expected x (rows, in) and weight (out, in), got ", x.shape(), " and ",
                 weight.shape());

@@ -22,6 +22,29 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+Device Tensor::device() const { return backend().device(); }
+
+namespace {
+template <typename Range, typename Get>
+void check_devices(const char* op, const Range& tensors, Get get) {
+  const Tensor* first = nullptr;
+  for (const auto& item : tensors) {
+    const Tensor& t = get(item);
+    if (!t.defined()) continue;
+    if (!first) first = &t;
+    else MOEGRAD_CHECK(t.device() == first->device(), op, ": expected tensors on one device, got ", first->device(),
+                       " and ", t.device());
+  }
+}
+}  // namespace
+
+void check_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  check_devices(op, tensors, [](const Tensor* t) -> const Tensor& { return *t; });
+}
+void check_same_device(const char* op, const TensorList& tensors) {
+  check_devices(op, tensors, [](const Tensor& t) -> const Tensor& { return t; });
+}
+
 void* Tensor::raw_data() const {
   return static_cast<char*>(impl().storage->data()) + impl().offset * dtype_size(dtype());
 }

@@ -6,10 +6,12 @@
 // layer's metadata; only autograd/ dereferences it. Every op is a free function: the
 // raw ones live in moegrad::core, the differentiable ones users call in moegrad.
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <ostream>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dtype.h"
 #include "core/shape.h"
 #include "core/storage.h"
@@ -44,6 +46,7 @@ class Tensor {
   int64_t numel() const { return shape_numel(impl().shape); }
   bool is_contiguous() const;
   Backend& backend() const { return impl().storage->backend(); }
+  Device device() const;
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
 
   // Raw element pointer (first element of this view) for kernels of the owning backend.
@@ -83,6 +86,11 @@ class Tensor {
 };
 
 using TensorList = std::vector<Tensor>;
+
+// An Error naming `op` and the two devices unless every defined tensor lives on one device:
+// every op that takes several tensors calls it before touching their data.
+void check_same_device(const char* op, std::initializer_list<const Tensor*> tensors);
+void check_same_device(const char* op, const TensorList& tensors);
 
 // How operator<< shows values, as torch.set_printoptions: tensors of more than `threshold`
 // elements show `edgeitems` items at each end of every axis; precision 0 means the dtype's

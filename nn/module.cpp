@@ -129,6 +129,18 @@ void Module::to(DType dtype) {
   for (auto& [name, child] : children_) child->to(dtype);
 }
 
+void Module::to(const Device& device) {
+  for (auto& [name, slot] : params_) {
+    if (slot->device() == device) continue;
+    const Tensor g = grad(*slot);
+    *slot = requires_grad_(core::to(*slot, device));
+    if (g.defined()) set_grad(*slot, core::to(g, device));
+  }
+  for (auto& [name, slot] : buffers_)
+    if (slot->defined() && slot->device() != device) *slot = core::to(*slot, device);
+  for (auto& [name, child] : children_) child->to(device);
+}
+
 void Module::repr_into(std::string& out, int indent) const {
   out += type_name() + "(" + extra_repr();
   if (!children_.empty()) {

@@ -50,6 +50,9 @@ class Module {
   void zero_grad();
   // Converts every parameter and buffer to dtype (parameters stay trainable leaves).
   void to(DType dtype);
+  // Moves every parameter (with its gradient) and buffer to device, in place as torch's
+  // does. The registered tensors are replaced, so move a model before making its optimizer.
+  void to(const Device& device);
 
   // The module tree, as PyTorch prints it.
   std::string repr() const;

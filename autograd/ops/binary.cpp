@@ -110,6 +110,16 @@ struct ToOp {
   TensorList backward(const OpContext&, const Tensor& g) { return {core::to(g, from)}; }
 };
 
+// Crossing devices: the gradient goes back to where the input was.
+struct ToDeviceOp {
+  Device from;
+  Tensor forward(OpContext&, const Tensor& x, const Device& device) {
+    from = x.device();
+    return core::to(x, device);
+  }
+  TensorList backward(const OpContext&, const Tensor& g) { return {core::to(g, from)}; }
+};
+
 Tensor scalar(double v, const Tensor& like) { return core::scalar_like(v, like); }
 
 }  // namespace
@@ -128,6 +138,12 @@ Tensor where(const Tensor& cond, const Tensor& a, double b) { return where(cond,
 Tensor to(const Tensor& x, DType dtype) {
   if (!is_floating(dtype) || !is_floating(x.dtype())) return core::to(x, dtype);
   return apply<ToOp>(x, dtype);
+}
+
+Tensor to(const Tensor& x, const Device& device) {
+  if (x.device() == device) return x;
+  if (!is_floating(x.dtype())) return core::to(x, device);
+  return apply<ToDeviceOp>(x, device);
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return core::binary(BinaryOp::eq, a, b); }

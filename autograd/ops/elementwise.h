@@ -31,6 +31,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 // Converts dtype; gradients flow back converted to the input's dtype.
 Tensor to(const Tensor& x, DType dtype);
+// To another device; the gradient comes back to x's.
+Tensor to(const Tensor& x, const Device& device);
 
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);

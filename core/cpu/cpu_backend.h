@@ -7,11 +7,10 @@ namespace moegrad::cpu {
 
 class CpuBackend final : public Backend {
  public:
-  Device device() const override { return Device::cpu; }
+  Device device() const override { return Device::cpu(); }
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) noexcept override;
   void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
-  void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
 
   void copy(const Tensor& src, const Tensor& out) override;
   void fill(const Tensor& out, double value) override;
@@ -43,6 +42,9 @@ class CpuBackend final : public Backend {
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq,
                  const AdamStep& step) override;
+
+ protected:
+  void read_to_host(void* host_dst, const void* src, size_t nbytes) override;
 };
 
 // Base pointer of a tensor's storage, typed; kernels add the view's offsets themselves.

@@ -98,7 +98,7 @@ void CpuBackend::copy_from_host(void* dst, const void* host_src, size_t nbytes) 
   if (nbytes) std::memcpy(dst, host_src, nbytes);
 }
 
-void CpuBackend::copy_to_host(void* host_dst, const void* src, size_t nbytes) {
+void CpuBackend::read_to_host(void* host_dst, const void* src, size_t nbytes) {
   if (nbytes) std::memcpy(host_dst, src, nbytes);
 }
 

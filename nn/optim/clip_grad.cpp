@@ -10,13 +10,17 @@ namespace moegrad::nn {
 double clip_grad_norm_(const TensorList& params, double max_norm) {
   MOEGRAD_CHECK(max_norm > 0.0, "clip_grad_norm_: max_norm must be positive, got ", max_norm);
   NoGradGuard no_grad;
-  double sq = 0.0;
+  // The squares are summed on the parameters' device, in double and in parameter order,
+  // so that the norm costs one read back to the host, not one per parameter.
+  Tensor sq;
   for (const Tensor& p : params) {
     Tensor g = grad(p);
     if (!g.defined()) continue;
-    sq += core::sum(core::binary(BinaryOp::mul, g, g)).item<double>();
+    Tensor s = core::to(core::to(core::sum(core::binary(BinaryOp::mul, g, g)), DType::f64),
+                        sq.defined() ? sq.device() : g.device());
+    sq = sq.defined() ? core::binary(BinaryOp::add, sq, s) : s;
   }
-  const double total = std::sqrt(sq);
+  const double total = sq.defined() ? std::sqrt(sq.item<double>()) : 0.0;
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0) {
     for (const Tensor& p : params) {

@@ -5,7 +5,8 @@
 
 namespace moegrad::nn {
 
-Optimizer::Optimizer(NamedTensors params, double lr) : params_(std::move(params)), lr_(lr) {
+Optimizer::Optimizer(NamedTensors params, double lr)
+    : params_(std::move(params)), lr_(lr), steps_(params_.size(), 0) {
   set_lr(lr);
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, p] = params_[i];
@@ -26,7 +27,8 @@ void Optimizer::zero_grad() {
   for (const auto& [name, p] : params_) moegrad::zero_grad(p);
 }
 
-// A handle: in-place updates on it change the stored state.
+// A handle: in-place updates on it change the stored state. Zeros like the parameter, so
+// on the parameter's device.
 Tensor Optimizer::state(size_t i, const std::string& key) {
   const std::string name = params_[i].first + "." + key;
   if (!state_.contains(name)) state_.set(name, zeros_like(params_[i].second));
@@ -34,17 +36,21 @@ Tensor Optimizer::state(size_t i, const std::string& key) {
 }
 
 int64_t Optimizer::next_step(size_t i) {
-  const std::string name = params_[i].first + ".step";
-  if (!state_.contains(name)) state_.set(name, zeros({}, DType::i64));
-  Tensor s = state_.at(name);
-  core::binary_(BinaryOp::add, s, core::scalar_like(1.0, s));
-  return s.item<int64_t>();
+  if (const std::string key = params_[i].first + ".step"; !state_.contains(key)) state_.set(key, Tensor());
+  return ++steps_[i];
 }
 
-StateDict Optimizer::state_dict() const { return state_; }
+StateDict Optimizer::state_dict() const {
+  StateDict sd = state_;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (const std::string key = params_[i].first + ".step"; sd.contains(key))
+      sd.set(key, scalar_tensor(static_cast<double>(steps_[i]), DType::i64));
+  return sd;
+}
 
 void Optimizer::load_state_dict(const StateDict& sd) {
   StateDict fresh;
+  std::vector<int64_t> steps(params_.size(), 0);
   for (const auto& [key, t] : sd) {
     const size_t dot = key.rfind('.');
     const std::string param = dot == std::string::npos ? "" : key.substr(0, dot);
@@ -55,14 +61,18 @@ void Optimizer::load_state_dict(const StateDict& sd) {
     if (what == "step") {
       MOEGRAD_CHECK(t.numel() == 1, "optimizer state: '", key, "' must hold one value, got shape ",
                     t.shape());
-      fresh.set(key, core::reshape(core::to(t, DType::i64), {}));
+      steps[at->second] = t.item<int64_t>();
+      MOEGRAD_CHECK(steps[at->second] >= 0, "optimizer state: '", key, "' must be a step count >= 0, got ",
+                    steps[at->second]);
+      fresh.set(key, Tensor());
     } else {
       MOEGRAD_CHECK(t.shape() == p->shape(), "optimizer state: '", key, "' has shape ", t.shape(),
                     ", parameter '", param, "' has ", p->shape());
-      fresh.set(key, core::clone(core::to(t, p->dtype())));
+      fresh.set(key, core::clone(core::to(core::to(t, p->device()), p->dtype())));
     }
   }
   state_ = fresh;
+  steps_ = steps;
 }
 
 }  // namespace moegrad::nn

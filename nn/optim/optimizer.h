@@ -5,6 +5,7 @@
 // Every per-parameter lookup is hashed: a step over n parameters costs O(n).
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "nn/module.h"
 #include "nn/state_dict.h"
@@ -38,6 +39,9 @@ class Optimizer {
 
  private:
   std::unordered_map<std::string, size_t> param_index_;  // name -> position in params_
+  // Step counts live on the host (reading one back from a GPU is a sync per parameter);
+  // state_ holds a placeholder under "<param>.step" to keep torch's key order.
+  std::vector<int64_t> steps_;
   StateDict state_;
 };
 
