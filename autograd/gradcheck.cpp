@@ -110,7 +110,7 @@ GradcheckReport gradcheck_multi(const GradcheckMultiFn& fn, const TensorList& in
       if (o >= at && o < at + n && requires_grad(y)) {
         std::vector<double> onehot(n, 0.0);
         onehot[o - at] = 1.0;
-        loss = sum(y * from_vector(onehot, y.shape(), y.dtype()));
+        loss = sum(y * from_vector(onehot, y.shape(), y.dtype(), y.backend()));
       }
       at += n;
     }

@@ -14,6 +14,38 @@ Dispatch parse_dispatch(const std::string& name) {
 
 const char* dispatch_name(Dispatch d) { return d == Dispatch::dense ? "dense" : "indexed"; }
 
+namespace {
+constexpr IndexCheck kTrusted = IndexCheck::trusted;  // every index here is the routing's own
+
+// The kept entries grouped by expert, each group in entry order (a stable sort by expert,
+// as one flat_nonzero per expert gives), and each expert's count. The counts are the one
+// read back to the host per layer: the split sizes of the expert inputs.
+struct ExpertGroups {
+  Tensor entries;
+  std::vector<int64_t> counts;
+};
+
+ExpertGroups group_by_expert(const Tensor& expert_of, const Tensor& kept, int64_t num_experts) {
+  Backend& backend = expert_of.backend();
+  const int64_t m = expert_of.numel();
+  // Dropped entries go to one more bucket, after every expert's.
+  Tensor bucket = core::where(kept, expert_of, core::scalar_like(static_cast<double>(num_experts), expert_of));
+  Tensor hot = core::one_hot(bucket, num_experts + 1, DType::i64, kTrusted);  // (m, E + 1)
+  std::vector<int64_t> counts = core::sum(hot, {0}).to_vector<int64_t>();
+  std::vector<int64_t> starts(counts.size(), 0);
+  for (size_t i = 1; i < counts.size(); ++i) starts[i] = starts[i - 1] + counts[i - 1];
+  // An entry's place: its bucket's start plus the entries of its bucket before it.
+  Tensor rank = core::squeeze(core::gather(core::cumsum(hot, 0, /*exclusive=*/true), 1, core::unsqueeze(bucket, 1), kTrusted), 1);
+  Tensor start = core::index_select(from_vector(starts, {}, DType::i64, backend), 0, bucket, kTrusted);
+  Tensor place = core::binary(BinaryOp::add, start, rank);
+  Tensor order = core::scatter_add(zeros({m}, DType::i64, backend), 0, place,
+                                   arange(0.0, static_cast<double>(m), 1.0, DType::i64, backend), kTrusted);
+  const int64_t kept_total = starts.back();
+  counts.pop_back();
+  return {core::narrow(order, 0, 0, kept_total), counts};
+}
+}  // namespace
+
 Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
                       PhaseTimes* times) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2);
@@ -45,7 +77,7 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
   Tensor gates = reshape(r.gates, {k * tokens});  // entry j * tokens + t
   Tensor kept = core::reshape(r.kept, {k * tokens});
   Tensor expert_of = core::reshape(r.indices, {k * tokens});
-  Tensor token_of = core::reshape(core::expand(core::unsqueeze(arange(tokens), 0), {k, tokens}), {k * tokens});
+  Tensor token_of = core::reshape(core::expand(core::unsqueeze(arange(0.0, static_cast<double>(tokens), 1.0, DType::i64, x.backend()), 0), {k, tokens}), {k * tokens});
   // The dispatch weight is exactly 1 for a kept entry; with straight-through it carries the
   // gradient of its combine weight, as dispatch + combine - stop_grad(combine) does.
   Tensor dispatch_w = core::to(kept, dt);
@@ -53,21 +85,15 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
 
   // All kept entries, grouped by expert: one gather feeds every expert and one scatter_add
   // collects them, so the backward has one gradient of x_flat to build, not one per expert.
-  TensorList entry_lists;
-  std::vector<int64_t> counts;
   Tensor entries, token_ids;
   TensorList expert_in;
   {
     PhaseClock clock(slot(times, &PhaseTimes::dispatch));
-    for (size_t i = 0; i < experts.size(); ++i) {
-      Tensor is_i = core::binary(BinaryOp::eq, expert_of, core::scalar_like(static_cast<double>(i), expert_of));
-      entry_lists.push_back(core::flat_nonzero(core::binary(BinaryOp::logical_and, kept, is_i)));
-      counts.push_back(entry_lists.back().numel());
-    }
-    entries = core::cat(entry_lists, 0);
-    token_ids = core::index_select(token_of, 0, entries);
-    Tensor xin = index_select(x_flat, 0, token_ids) * unsqueeze(index_select(dispatch_w, 0, entries), -1);
-    expert_in = split(xin, counts, 0);
+    ExpertGroups groups = group_by_expert(expert_of, kept, static_cast<int64_t>(experts.size()));
+    entries = groups.entries;
+    token_ids = core::index_select(token_of, 0, entries, kTrusted);
+    Tensor xin = index_select(x_flat, 0, token_ids, kTrusted) * unsqueeze(index_select(dispatch_w, 0, entries, kTrusted), -1);
+    expert_in = split(xin, groups.counts, 0);
   }
   // An expert with no token still runs (on zero rows), so its parameters get zero
   // gradients, as in the dense reference, and optimizers treat it the same.
@@ -81,9 +107,9 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
     }
   }
   PhaseClock clock(slot(times, &PhaseTimes::combine));
-  Tensor all = cat(expert_out, 0) * unsqueeze(index_select(gates, 0, entries), -1);
+  Tensor all = cat(expert_out, 0) * unsqueeze(index_select(gates, 0, entries, kTrusted), -1);
   Tensor index = core::expand(core::unsqueeze(token_ids, 1), {token_ids.numel(), d});
-  Tensor out = scatter_add(zeros({tokens, d}, dt), 0, index, all);
+  Tensor out = scatter_add(zeros({tokens, d}, dt, x.backend()), 0, index, all, kTrusted);
   return reshape(out, {b, n, d});
 }
 

@@ -90,7 +90,7 @@ MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* time
     out.total_aux_loss = out.balance_loss * options.balance_loss_coef +
                          out.router_z_loss * options.router_z_loss_coef;
   } else {
-    out.total_aux_loss = zeros({1}, x.dtype());
+    out.total_aux_loss = zeros({1}, x.dtype(), x.backend());
   }
   return out;
 }

@@ -49,12 +49,12 @@ Tensor MoERouter::probabilities(const Tensor& logits, const Tensor& noise) {
   Tensor g = noise;
   if (!g.defined()) {
     MOEGRAD_CHECK(gen_ != nullptr, "MoERouter: the gumbel mechanism needs gumbel_noise or a generator");
-    g = gumbel_noise(logits.shape(), *gen_, logits.dtype());
+    g = gumbel_noise(logits.shape(), *gen_, logits.dtype(), logits.backend());
   }
   MOEGRAD_CHECK(g.shape() == logits.shape(), "MoERouter: gumbel_noise has shape ", g.shape(),
                 ", logits have shape ", logits.shape());
   Tensor soft = softmax(logits + g, -1);
-  Tensor hard = one_hot(argmax(soft, -1), options.num_experts, logits.dtype());
+  Tensor hard = one_hot(argmax(soft, -1), options.num_experts, logits.dtype(), IndexCheck::trusted);
   return hard - detach(soft) + soft;
 }
 
@@ -62,10 +62,10 @@ Tensor MoERouter::forward(const Tensor& x, const Tensor& noise) {
   return probabilities(logits(x), noise);
 }
 
-Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype) {
+Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype, Backend& backend) {
   NoGradGuard no_grad;
   const double tiny = dtype == DType::f32 ? 1e-7 : 1e-12;
-  Tensor u = uniform(shape, tiny, 1.0 - tiny, gen, dtype);
+  Tensor u = uniform(shape, tiny, 1.0 - tiny, gen, dtype, backend);
   return -log(-log(u));
 }
 

@@ -47,6 +47,6 @@ class MoERouter : public nn::Layer {
 };
 
 // Standard Gumbel draws -log(-log u), u ~ U(0, 1) kept away from 0 and 1.
-Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype);
+Tensor gumbel_noise(const Shape& shape, Generator& gen, DType dtype, Backend& backend = cpu_backend());
 
 }  // namespace moegrad::moe

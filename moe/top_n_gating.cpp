@@ -69,14 +69,14 @@ Tensor noised_logits(const Tensor& logits, const GatingCall& call) {
   Tensor g = call.gate_noise;
   if (!g.defined()) {
     MOEGRAD_CHECK(call.gen != nullptr, "gating: noise_gates needs gate_noise or a generator");
-    g = gumbel_noise(logits.shape(), *call.gen, logits.dtype());
+    g = gumbel_noise(logits.shape(), *call.gen, logits.dtype(), logits.backend());
   }
   MOEGRAD_CHECK(g.shape() == logits.shape(), "gating: gate_noise has shape ", g.shape(), ", expected ", logits.shape());
   return logits + call.noise_mult * core::to(g, logits.dtype());
 }
 
 Tensor Routing::tokens_per_expert() const {
-  Tensor e_hot = core::one_hot(indices, raw_gates.size(-1), DType::i64);  // (k, b, n, e)
+  Tensor e_hot = core::one_hot(indices, raw_gates.size(-1), DType::i64, IndexCheck::trusted);  // (k, b, n, e)
   Tensor kept_i = core::to(core::unsqueeze(kept, -1), DType::i64);
   return core::sum(core::binary(BinaryOp::mul, e_hot, kept_i), {0, 1, 2});
 }
@@ -141,7 +141,7 @@ Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_
   Tensor u = call.route_uniforms;
   if (!u.defined()) {
     MOEGRAD_CHECK(call.gen != nullptr, "TopNGating: route_uniforms or a generator is needed");
-    u = rand({k, b, n}, *call.gen, dt);
+    u = rand({k, b, n}, *call.gen, dt, gates.backend());
   }
   MOEGRAD_CHECK(u.shape() == Shape({k, b, n}), "TopNGating: route_uniforms has shape ", u.shape(),
                 ", expected (top_n, batch, seq) = ", Shape{k, b, n});
@@ -153,10 +153,10 @@ Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_
   // Capacity, choice by choice: slots are the exclusive count of routed tokens before this
   // one (the mask after threshold routing, before any drop), offset by the KEPT tokens of
   // every earlier choice at the same expert (st-moe's accumulated offsets).
-  Tensor mask = core::binary(BinaryOp::mul, core::one_hot(r.indices, e, dt),
+  Tensor mask = core::binary(BinaryOp::mul, core::one_hot(r.indices, e, dt, IndexCheck::trusted),
                              core::to(core::unsqueeze(r.routed, -1), dt));  // (k, b, n, e)
   Tensor before = core::cumsum(mask, 2, /*exclusive=*/true);
-  Tensor offset = zeros({b, 1, e}, dt);
+  Tensor offset = zeros({b, 1, e}, dt, mask.backend());
   Tensor c = core::scalar_like(static_cast<double>(r.capacity), mask);
   TensorList kept_masks, slots;
   for (int64_t j = 0; j < k; ++j) {
@@ -180,8 +180,8 @@ Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_
     Tensor lse = logsumexp(logits, {-1});
     r.router_z_loss = mean(lse * lse);
   } else {
-    r.balance_loss = zeros({1}, dt);
-    r.router_z_loss = zeros({1}, dt);
+    r.balance_loss = zeros({1}, dt, gates.backend());
+    r.router_z_loss = zeros({1}, dt, gates.backend());
   }
   return r;
 }
@@ -189,10 +189,10 @@ Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_
 std::pair<Tensor, Tensor> TopNGating::dense_tensors(const Routing& r, bool straight_through) {
   const int64_t k = r.indices.size(0), e = r.raw_gates.size(-1), c = r.capacity;
   const DType dt = r.gates.dtype();
-  Tensor slot_ids = arange(0.0, static_cast<double>(c), 1.0, DType::i64);
+  Tensor slot_ids = arange(0.0, static_cast<double>(c), 1.0, DType::i64, r.gates.backend());
   Tensor combine;
   for (int64_t j = 0; j < k; ++j) {
-    Tensor expert_hot = core::one_hot(choice(r.indices, j), e, dt);  // (b, n, e)
+    Tensor expert_hot = core::one_hot(choice(r.indices, j), e, dt, IndexCheck::trusted);  // (b, n, e)
     // A slot >= c matches no column: the reference's safe one-hot.
     Tensor slot_hot = core::to(core::binary(BinaryOp::eq, core::unsqueeze(choice(r.slots, j), -1), slot_ids), dt);
     Tensor kept = core::to(choice(r.kept, j), dt);
