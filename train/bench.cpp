@@ -140,7 +140,8 @@ json run_bench(const BenchOptions& o) {
     moe::PhaseTimes forward;
     double forward_total = 0, backward = 0, optimizer = 0;
   };
-  double kept_sum = 0;
+  // Summed on the device and read once at the end, so the bench adds no read to a step.
+  Tensor kept_sum = zeros({}, DType::i64, x.backend());
   int64_t kept_count = 0;
   auto step = [&](Split* split) {
     optimizer.zero_grad();
@@ -156,22 +157,24 @@ json run_bench(const BenchOptions& o) {
       split->backward += std::chrono::duration<double>(t2 - t1).count();
       split->optimizer += seconds_since(t2);
     }
-    kept_sum += static_cast<double>(core::sum(out.routing.kept).item<int64_t>());
+    kept_sum = core::binary(BinaryOp::add, kept_sum, core::sum(core::to(out.routing.kept, DType::i64)));
     ++kept_count;
   };
   for (int64_t i = 0; i < o.warmup; ++i) step(nullptr);
   std::vector<double> times;
+  const uint64_t reads_before = host_reads();
   for (int64_t i = 0; i < o.steps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step(nullptr);
     times.push_back(seconds_since(t0));
   }
+  const double reads_per_step = static_cast<double>(host_reads() - reads_before) / static_cast<double>(o.steps);
   // The split comes from extra steps, so the timers never touch the timed ones.
   Split split;
   const int64_t split_steps = std::max<int64_t>(1, std::min<int64_t>(o.steps, 10));
   for (int64_t i = 0; i < split_steps; ++i) step(&split);
   const double med = median(times);
-  const double kept = kept_sum / static_cast<double>(kept_count);
+  const double kept = static_cast<double>(kept_sum.item<int64_t>()) / static_cast<double>(kept_count);
   const double useful = useful_step_gflop(o, kept);
   const double n = static_cast<double>(split_steps);
   const double fwd_parts = split.forward.gating + split.forward.dispatch + split.forward.experts +
@@ -191,6 +194,7 @@ json run_bench(const BenchOptions& o) {
           {"peak_rss_mib", peak_rss_mib()},
           {"split_ms", split_ms},
           {"kept_tokens", kept},
+          {"host_reads_per_step", reads_per_step},
           {"sgemm_gflops", sgemm},
           {"useful_step_gflop", useful},
           {"bound_ms", ms(useful / sgemm)},

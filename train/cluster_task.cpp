@@ -39,9 +39,10 @@ Batch ClusterTask::rows(const Tensor& x, const Tensor& y, const Tensor& labels, 
   Batch b;
   const int64_t n = index.numel();
   // One group of n tokens: the MoE's capacity is shared across the whole batch.
-  b.inputs = core::reshape(core::index_select(x, 0, index), {1, n, cfg_.input_dim});
-  b.targets = core::reshape(core::index_select(y, 0, index), {1, n, cfg_.output_dim});
-  b.labels = core::index_select(labels, 0, index);
+  // The task drew the rows itself, in range.
+  b.inputs = core::reshape(core::index_select(x, 0, index, IndexCheck::trusted), {1, n, cfg_.input_dim});
+  b.targets = core::reshape(core::index_select(y, 0, index, IndexCheck::trusted), {1, n, cfg_.output_dim});
+  b.labels = core::index_select(labels, 0, index, IndexCheck::trusted);
   b.tokens = n;
   return b;
 }

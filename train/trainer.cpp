@@ -59,33 +59,57 @@ double routing_entropy(const moe::Routing& r) {
   return -core::sum(plogp).item<double>() / tokens;
 }
 
-double scalar_sum(const std::vector<LayerRouting>& layers, bool balance) {
-  double s = 0;
-  for (const auto& l : layers) s += core::sum(balance ? l.balance_loss : l.router_z_loss).item<double>();
-  return s;
-}
+// A step's loss terms, read back to the host together: one sync a step, not one per term
+// and layer.
+struct StepScalars {
+  double loss = 0;  // main + aux in the model's dtype, as backward saw it
+  double main_loss = 0, aux_loss = 0;
+  std::vector<double> balance_loss, router_z_loss;  // per MoE layer
 
-// Every loss term that is not finite, with its value ("the main loss is NaN, ..."), or "".
-std::string non_finite_terms(const ModelOutput& out) {
-  std::string terms;
-  auto check = [&](const std::string& name, double v) {
-    if (std::isfinite(v)) return;
-    terms += (terms.empty() ? "" : ", ") + name + " is " + (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-  };
-  check("the main loss", out.main_loss.item<double>());
-  for (size_t i = 0; i < out.layers.size(); ++i) {
-    const std::string layer = " of MoE layer " + std::to_string(i);
-    check("balance_loss" + layer, core::sum(out.layers[i].balance_loss).item<double>());
-    check("router_z_loss" + layer, core::sum(out.layers[i].router_z_loss).item<double>());
+  static StepScalars read(const ModelOutput& out, const Tensor& loss = Tensor()) {
+    TensorList parts = {loss.defined() ? loss : out.main_loss, out.main_loss};
+    if (out.aux_loss.defined()) parts.push_back(out.aux_loss);
+    for (const auto& l : out.layers) parts.insert(parts.end(), {l.balance_loss, l.router_z_loss});
+    for (Tensor& t : parts) t = core::reshape(core::to(core::sum(detach(t)), DType::f64), {1});
+    const std::vector<double> v = core::cat(parts, 0).to_vector<double>();
+    StepScalars s;
+    size_t at = 0;
+    s.loss = v[at++];
+    s.main_loss = v[at++];
+    if (out.aux_loss.defined()) s.aux_loss = v[at++];
+    for (size_t i = 0; i < out.layers.size(); ++i) {
+      s.balance_loss.push_back(v[at++]);
+      s.router_z_loss.push_back(v[at++]);
+    }
+    return s;
   }
-  return terms;
-}
+  double sum(const std::vector<double>& per_layer) const {
+    double total = 0;
+    for (double x : per_layer) total += x;
+    return total;
+  }
+  // Every term that is not finite, with its value ("the main loss is NaN, ..."), or "".
+  std::string non_finite_terms() const {
+    std::string terms;
+    auto check = [&](const std::string& name, double v) {
+      if (std::isfinite(v)) return;
+      terms += (terms.empty() ? "" : ", ") + name + " is " + (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+    };
+    check("the main loss", main_loss);
+    for (size_t i = 0; i < balance_loss.size(); ++i) {
+      const std::string layer = " of MoE layer " + std::to_string(i);
+      check("balance_loss" + layer, balance_loss[i]);
+      check("router_z_loss" + layer, router_z_loss[i]);
+    }
+    return terms;
+  }
+};
 
-// True when every element is finite. Runs on every parameter after every step, so it reads
-// the exponent bits directly instead of building tensors.
+// True when every element is finite. Runs on every parameter after every step, so on the
+// host it reads the exponent bits directly instead of building tensors.
 bool all_finite(const Tensor& t) {
   if (!t.defined() || t.numel() == 0 || !is_floating(t.dtype())) return true;
-  if (t.is_contiguous() && t.dtype() == DType::f32) {
+  if (t.device().is_cpu() && t.is_contiguous() && t.dtype() == DType::f32) {
     const float* p = t.data_ptr<float>();
     bool bad = false;
     for (int64_t i = 0; i < t.numel(); ++i) bad |= (std::bit_cast<uint32_t>(p[i]) & 0x7f800000u) == 0x7f800000u;
@@ -94,8 +118,26 @@ bool all_finite(const Tensor& t) {
   return non_finite_kind(t).empty();
 }
 
+// Whether every tensor (or gradient) of `named` is finite. Off the host, in one read: x * 0
+// is NaN exactly where x is not finite, and a NaN survives the sum of all of them.
+bool all_finite(const nn::NamedTensors& named, bool grads) {
+  Tensor acc;
+  for (const auto& [name, p] : named) {
+    const Tensor t = grads ? moegrad::grad(p) : p;
+    if (!t.defined() || t.numel() == 0) continue;
+    if (t.device().is_cpu()) {
+      if (!all_finite(t)) return false;
+      continue;
+    }
+    Tensor s = core::sum(core::binary(BinaryOp::mul, core::to(t, DType::f64), core::scalar_like(0.0, core::to(t, DType::f64))));
+    acc = acc.defined() ? core::binary(BinaryOp::add, acc, s) : s;
+  }
+  return !acc.defined() || acc.item<double>() == 0.0;
+}
+
 // The name and kind ("NaN"/"Inf") of the first tensor of `named` that is not finite.
 std::optional<std::pair<std::string, std::string>> first_non_finite(const nn::NamedTensors& named, bool grads) {
+  if (all_finite(named, grads)) return std::nullopt;
   for (const auto& [name, p] : named) {
     const Tensor t = grads ? moegrad::grad(p) : p;
     if (!all_finite(t)) return std::make_pair(name, non_finite_kind(t));
@@ -462,7 +504,7 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     moe::GatingCall next_call = call;
     next_call.gen = &next_train;
     ModelOutput next = model->forward(task->train_batch(cfg.train.batch_size, next_data), next_call);
-    if (std::string bad = non_finite_terms(next); !bad.empty())
+    if (std::string bad = StepScalars::read(next).non_finite_terms(); !bad.empty())
       throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" + bad + ")" +
                            largest_parameter(named_params) + ", so they are not saved");
     CheckpointState s{step, model->state_dict(), optimizer->state_dict(), train_gen.state(), data_gen.state(),
@@ -506,9 +548,10 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     Batch batch = task->train_batch(cfg.train.batch_size, data_gen);
     ModelOutput out = model->forward(batch, call);
     const int64_t done = step + 1;
-    if (std::string bad = non_finite_terms(out); !bad.empty())
-      throw stop(done, bad + largest_parameter(named_params));
     Tensor loss = out.aux_loss.defined() ? out.main_loss + out.aux_loss : out.main_loss;
+    const StepScalars scalars = StepScalars::read(out, loss);
+    if (std::string bad = scalars.non_finite_terms(); !bad.empty())
+      throw stop(done, bad + largest_parameter(named_params));
     backward(loss);
     const double grad_norm = cfg.optim.clip_norm > 0 ? nn::clip_grad_norm_(params, cfg.optim.clip_norm)
                                                      : nn::clip_grad_norm_(params, 1e300);
@@ -525,7 +568,7 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     window_time += dt;
     window_tokens += batch.tokens;
-    const double loss_value = loss.item<double>();
+    const double loss_value = scalars.loss;
     summary.final_train_loss = loss_value;
     progress.step(done, loss_value, static_cast<double>(batch.tokens) / std::max(dt, 1e-9));
     if (done % cfg.train.log_interval == 0 || done == cfg.train.steps) {
@@ -535,10 +578,10 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
       json rec = {{"kind", "train"},
                   {"step", done},
                   {"loss", loss_value},
-                  {"main_loss", out.main_loss.item<double>()},
-                  {"aux_loss", out.aux_loss.defined() ? out.aux_loss.item<double>() : 0.0},
-                  {"balance_loss", scalar_sum(out.layers, true)},
-                  {"router_z_loss", scalar_sum(out.layers, false)},
+                  {"main_loss", scalars.main_loss},
+                  {"aux_loss", scalars.aux_loss},
+                  {"balance_loss", scalars.sum(scalars.balance_loss)},
+                  {"router_z_loss", scalars.sum(scalars.router_z_loss)},
                   {"lr", lr},
                   {"grad_norm", grad_norm},
                   {"tokens_per_s", tok_s}};

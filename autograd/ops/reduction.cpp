@@ -44,9 +44,10 @@ struct ExtremumOverAxesOp {
   }
 };
 
-// Gradient of values picked by index along an axis: scattered back to the picked places.
+// Gradient of values picked by index along an axis: scattered back to the picked places,
+// which the forward's own argmax or topk found (so in range).
 Tensor scatter_to(const Tensor& g, const Shape& in_shape, int64_t axis, const Tensor& index) {
-  return core::scatter_add(zeros(in_shape, g.dtype(), g.backend()), axis, index, g);
+  return core::scatter_add(zeros(in_shape, g.dtype(), g.backend()), axis, index, g, IndexCheck::trusted);
 }
 
 struct MaxAlongOp {
@@ -58,7 +59,7 @@ struct MaxAlongOp {
     axis = normalize_dim(ax, x.dim(), is_max ? "max" : "min");
     keepdim = kd;
     Tensor idx = is_max ? core::argmax(x, axis, true) : core::argmin(x, axis, true);
-    Tensor values = core::gather(x, axis, idx);
+    Tensor values = core::gather(x, axis, idx, IndexCheck::trusted);
     ctx.save(idx);
     if (!kd) return {core::squeeze(values, axis), core::squeeze(idx, axis)};
     return {values, idx};
