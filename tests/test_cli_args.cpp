@@ -86,3 +86,27 @@ TEST_CASE("every file a --help text names exists in the repository", "[train][cl
   CHECK(named >= 2);  // configs/README.md and bench/README.md at least
   fs::remove_all(d);
 }
+
+TEST_CASE("--device is checked before anything runs: exit 2 naming the option and why", "[train][cli]") {
+  const fs::path d = test::fresh_dir("cli_device");
+  const std::string fixture = std::string(MOEGRAD_SOURCE_DIR) + "/tests/fixtures/expert_prenorm_false.safetensors";
+  const std::vector<std::vector<std::string>> commands = {
+      {"train", test::kToyConfig, "--out", (d / "run").string()},
+      {"eval", test::kToyConfig, "--checkpoint", (d / "none.safetensors").string()},
+      {"sample", "--checkpoint", (d / "none.safetensors").string()},
+      {"bench", "--size", "S"},
+      {"parity", fixture}};
+  for (auto args : commands) {
+    CAPTURE(args[0]);
+    args.insert(args.end(), {"--device", "gpu"});
+    test::RunResult r = test::run_moegrad_capture(args, d / "io");
+    CHECK(r.status == 2);
+    CHECK(r.err == "moegrad: --device: must be cpu, cuda or cuda:N, got 'gpu'\n");
+    args.back() = "cuda:9";
+    r = test::run_moegrad_capture(args, d / "io");
+    CHECK(r.status == 2);
+    CHECK(r.err == "moegrad: --device: " + device_unavailable_reason(Device::cuda(9)) + "\n");
+  }
+  CHECK(!fs::exists(d / "run"));
+  fs::remove_all(d);
+}

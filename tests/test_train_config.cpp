@@ -4,7 +4,10 @@
 
 #include <filesystem>
 
+#include <fstream>
+
 #include "config_errors.h"
+#include "run_helpers.h"
 #include "train/config.h"
 
 using namespace moegrad;
@@ -32,7 +35,11 @@ TEST_CASE("config errors name the file, line, key and expectation", "[train][con
   CHECK(error_of("model:\n  router:\n    mechanism: argmax\n") ==
         "t.yaml:3: model.router.mechanism: must be one of softmax, gumbel, got 'argmax'");
   CHECK(error_of("optim:\n  betas: [0.9]\n") == "t.yaml:2: optim.betas: expected a list of two numbers [beta1, beta2]");
-  CHECK(error_of("device: cuda\n") == "t.yaml:1: device: must be cpu (no GPU backend is built yet), got 'cuda'");
+  CHECK(error_of("device: gpu\n") == "t.yaml:1: device: must be cpu, cuda or cuda:N, got 'gpu'");
+  CHECK(error_of("device: cuda:x\n") == "t.yaml:1: device: must be cpu, cuda or cuda:N, got 'cuda:x'");
+  // The spelling is all a config's text is checked for: a checkpoint's embedded config
+  // written on a GPU machine parses anywhere.
+  CHECK(error_of("device: cuda:1\n") == "");
   CHECK(error_of("model: 3\n") == "t.yaml:1: model: expected a mapping of keys to values");
   CHECK_THAT(error_of("model:\n  dim: [1\n"), Catch::StartsWith("t.yaml:3: (syntax): "));
   CHECK(error_of("train:\n  batch_size: 9000\n") ==
@@ -84,4 +91,27 @@ TEST_CASE("every shipped config loads", "[train][config]") {
     CHECK(c.train.steps > 0);
   }
   CHECK_THROWS_WITH(load_config("/nonexistent.yaml"), "/nonexistent.yaml: (file): cannot be read: No such file or directory");
+}
+
+TEST_CASE("a config file naming a device this machine lacks is refused when loaded, saying why", "[train][config]") {
+  const auto dir = test::fresh_dir("config_device");
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "gpu.yaml").string();
+  std::ofstream(path) << "device: cuda:3\n";
+  const std::string why = device_unavailable_reason(Device::cuda(3));
+  REQUIRE(!why.empty());  // no machine here has four GPUs
+  try {
+    load_config(path, {});
+    FAIL("loaded");
+  } catch (const ConfigFileError& e) {
+    CHECK(std::string(e.what()) == path + ": device: " + why);
+  }
+  try {
+    load_config(path, {"device=cuda:7"});
+    FAIL("loaded");
+  } catch (const ConfigFileError& e) {
+    CHECK(std::string(e.what()) == "--set device: device: " + device_unavailable_reason(Device::cuda(7)));
+  }
+  CHECK(load_config(path, {"device=cpu"}).device == "cpu");
+  std::filesystem::remove_all(dir);
 }

@@ -98,7 +98,7 @@ void check_sizes(const BenchOptions& o) {
 json describe(const char* bench, const BenchOptions& o) {
   return {{"bench", bench}, {"b", o.batch},         {"n", o.seq},
           {"d", o.dim},     {"E", o.experts},       {"threads", o.threads},
-          {"dispatch", moe::dispatch_name(o.dispatch)}};
+          {"dispatch", moe::dispatch_name(o.dispatch)}, {"device", o.device.str()}};
 }
 
 // Multiply-adds x 2 of the GEMM work worth doing (bench/README.md): gating, experts at the
@@ -129,10 +129,13 @@ json run_bench(const BenchOptions& o) {
   Generator gen(o.seed);
   moe::SparseMoEBlock block(bench_block(o), gen);
   nn::Linear head(o.dim, o.dim, /*bias=*/true, gen);
+  block.to(o.device);
+  head.to(o.device);
   nn::NamedTensors params = block.named_parameters();
   for (auto& [name, p] : head.named_parameters()) params.emplace_back("head." + name, p);
   nn::AdamW optimizer(params, nn::AdamOptions{.lr = 1e-3, .weight_decay = 1e-2});
-  Tensor x = randn({o.batch, o.seq, o.dim}, gen), target = randn({o.batch, o.seq, o.dim}, gen);
+  Tensor x = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
+  Tensor target = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
   moe::GatingCall call;
   call.gen = &gen;
 
@@ -213,8 +216,9 @@ json run_layer_bench(const BenchOptions& o) {
   mo.capacity_factor_train = 1.25;
   mo.dispatch = o.dispatch;
   moe::MoE layer(mo, gen);
-  Tensor x = requires_grad_(randn({o.batch, o.seq, o.dim}, gen));
-  Tensor c = randn({o.batch, o.seq, o.dim}, gen);
+  layer.to(o.device);
+  Tensor x = requires_grad_(randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device)));
+  Tensor c = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
   moe::GatingCall call;
   call.gen = &gen;
   auto run = [&] {

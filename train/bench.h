@@ -17,6 +17,7 @@ struct BenchOptions {
   // Time one MoE layer's forward + backward only (x requires grad, loss = sum(out * c) +
   // total_aux_loss, no optimizer): the dispatch-scaling measurement of bench/README.md.
   bool layer_only = false;
+  Device device;
 };
 
 // Sizes of the yardstick: S, M, L.

@@ -29,11 +29,11 @@ Batch CharLmTask::split(const Tensor& windows) const {
   return b;
 }
 
-Batch CharLmTask::train_batch(int64_t batch_size, Generator& gen) const {
+Batch CharLmTask::host_train_batch(int64_t batch_size, Generator& gen) const {
   return split(data_.sample_batch(/*eval=*/false, batch_size, seq_len_, gen));
 }
 
-Batch CharLmTask::eval_batch(int64_t i, int64_t batch_size) const {
+Batch CharLmTask::host_eval_batch(int64_t i, int64_t batch_size) const {
   Generator gen(eval_seed_ + static_cast<uint64_t>(i));
   return split(data_.sample_batch(/*eval=*/true, batch_size, seq_len_, gen));
 }

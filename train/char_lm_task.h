@@ -8,8 +8,8 @@ namespace moegrad::train {
 class CharLmTask : public Task {
  public:
   CharLmTask(const DataConfig& cfg, uint64_t seed);
-  Batch train_batch(int64_t batch_size, Generator& gen) const override;
-  Batch eval_batch(int64_t i, int64_t batch_size) const override;
+  Batch host_train_batch(int64_t batch_size, Generator& gen) const override;
+  Batch host_eval_batch(int64_t i, int64_t batch_size) const override;
   std::string vocabulary() const override { return data_.vocab.to_string(); }
   int64_t vocab_size() const override { return data_.vocab.size(); }
   const CharVocab& vocab() const { return data_.vocab; }

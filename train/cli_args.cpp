@@ -41,4 +41,10 @@ double positive_arg(const std::string& option, const std::string& text, double h
   return v;
 }
 
+Device device_arg(const std::string& option, const std::string& text) {
+  const Device d = Device::parse(text, option);
+  if (std::string why = device_unavailable_reason(d); !why.empty()) throw ConfigError(option, why);
+  return d;
+}
+
 }  // namespace moegrad::train

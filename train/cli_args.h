@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/device.h"
+
 namespace moegrad::train {
 
 // More kernel threads than this is never useful here, and thread creation fails long before.
@@ -17,5 +19,8 @@ int64_t int_arg(const std::string& option, const std::string& text, int64_t lo, 
 uint64_t seed_arg(const std::string& option, const std::string& text);
 // A finite number in (lo, hi].
 double positive_arg(const std::string& option, const std::string& text, double hi);
+// cpu, cuda or cuda:N, and present here: otherwise a ConfigError naming the option and why
+// ("built without CUDA", "no CUDA device found").
+Device device_arg(const std::string& option, const std::string& text);
 
 }  // namespace moegrad::train

@@ -47,13 +47,13 @@ Batch ClusterTask::rows(const Tensor& x, const Tensor& y, const Tensor& labels, 
   return b;
 }
 
-Batch ClusterTask::train_batch(int64_t batch_size, Generator& gen) const {
+Batch ClusterTask::host_train_batch(int64_t batch_size, Generator& gen) const {
   std::vector<int64_t> idx(batch_size);
   for (auto& i : idx) i = static_cast<int64_t>(gen.next_u64() % static_cast<uint64_t>(cfg_.train_size));
   return rows(train_x_, train_y_, train_labels_, from_vector(idx));
 }
 
-Batch ClusterTask::eval_batch(int64_t i, int64_t batch_size) const {
+Batch ClusterTask::host_eval_batch(int64_t i, int64_t batch_size) const {
   std::vector<int64_t> idx(batch_size);
   for (int64_t j = 0; j < batch_size; ++j) idx[j] = (i * batch_size + j) % cfg_.eval_size;
   return rows(eval_x_, eval_y_, eval_labels_, from_vector(idx));

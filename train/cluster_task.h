@@ -12,8 +12,8 @@ class ClusterTask : public Task {
   static constexpr int64_t kTargetHidden = 16;
 
   ClusterTask(const DataConfig& cfg, uint64_t seed, DType dtype);
-  Batch train_batch(int64_t batch_size, Generator& gen) const override;
-  Batch eval_batch(int64_t i, int64_t batch_size) const override;
+  Batch host_train_batch(int64_t batch_size, Generator& gen) const override;
+  Batch host_eval_batch(int64_t i, int64_t batch_size) const override;
 
   int64_t num_clusters() const { return cfg_.num_clusters; }
 

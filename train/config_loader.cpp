@@ -407,7 +407,14 @@ void validate(Config& c, const Source& src) {
   const DataConfig& d = c.data;
   OptimConfig& o = c.optim;
   const LoopConfig& t = c.train;
-  check(c.device == "cpu", src, "device", "must be cpu (no GPU backend is built yet), got '" + c.device + "'");
+  // Only the spelling here: an embedded config written on a GPU machine must still parse on
+  // one without (a checkpoint loads anywhere). Whether this machine has it is checked when
+  // a config file is loaded to run.
+  try {
+    Device::parse(c.device);
+  } catch (const ConfigError& e) {
+    src.fail("device", e.message());
+  }
 
   if (m.kind != ModelKind::mlp_dense) {
     // The MoE options validate themselves; their keys are renamed into this schema.
@@ -609,6 +616,17 @@ void check_data_file(const Config& c, const std::string& config_path) {
                                                  std::to_string(need) + " that data.seq_len=" + std::to_string(d.seq_len) +
                                                  " needs");
 }
+
+// The config's device exists here: checked when a config file is loaded to run, not when
+// an embedded config is parsed (a checkpoint written on a GPU loads anywhere).
+void check_device(const Config& c, const std::string& config_path, const std::vector<std::string>& overrides) {
+  const std::string why = device_unavailable_reason(Device::parse(c.device));
+  if (why.empty()) return;
+  std::string where = config_path;
+  for (const std::string& o : overrides)
+    if (o.rfind("device=", 0) == 0) where = "--set device";
+  throw ConfigFileError(where, "device", why);
+}
 }  // namespace
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -620,6 +638,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   }
   Config c = parse_config(text, path, overrides);
   check_data_file(c, path);
+  check_device(c, path, overrides);
   return c;
 }
 

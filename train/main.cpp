@@ -36,8 +36,10 @@ int run_demo(const train::MlpDemoOptions& demo, bool check) {
   return 0;
 }
 
-int run_parity(const std::vector<std::string>& files, const std::string& dtype, const std::string& dispatch) {
+int run_parity(const std::vector<std::string>& files, const std::string& dtype, const std::string& dispatch,
+               const Device& device) {
   train::ParityOptions opt;
+  opt.device = device;
   opt.dtype = dtype == "float32" ? DType::f32 : DType::f64;
   opt.dispatch = moe::parse_dispatch(dispatch);
   int failed = 0;
@@ -86,7 +88,11 @@ int main(int argc, char** argv) {
   std::string parity_dtype = "float64", parity_dispatch = "indexed";
   CLI::App* parity_cmd =
       app.add_subcommand("parity", "check moe-parity/1 fixtures: outputs and gradients against the reference");
+  // --device on every command that runs a model: cpu, cuda or cuda:N.
+  std::string train_device, eval_device, sample_device, bench_device, parity_device;
+  const char* device_help = "cpu, cuda or cuda:N (train, eval: overrides the config's device)";
   parity_cmd->add_option("files", parity_files, "fixture files (.safetensors)")->required();
+  parity_cmd->add_option("--device", parity_device, device_help);
   parity_cmd->add_option("--dtype", parity_dtype, "compute in float64 (default) or float32")
       ->check(CLI::IsMember({"float64", "float32"}));
   parity_cmd->add_option("--dispatch", parity_dispatch, "dispatch path: indexed (default) or dense")
@@ -102,6 +108,7 @@ int main(int argc, char** argv) {
   // be resumed on another machine; OpenBLAS's sums differ in the last bits between counts.
   std::string train_threads = "1";
   train_cmd->add_option("--threads", train_threads, "threads for kernels and OpenBLAS (default 1)");
+  train_cmd->add_option("--device", train_device, device_help);
 
   std::string eval_config, eval_checkpoint;
   std::vector<std::string> eval_overrides;
@@ -111,6 +118,7 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("--set", eval_overrides, "override a key (as for train)");
   std::string eval_threads = "1";
   eval_cmd->add_option("--threads", eval_threads, "threads for kernels and OpenBLAS (default 1)");
+  eval_cmd->add_option("--device", eval_device, device_help);
 
   std::string check_path;
   std::vector<std::string> check_overrides;
@@ -126,6 +134,7 @@ int main(int argc, char** argv) {
   sample_cmd->add_option("--length", sample_length, "characters to generate (default 200)");
   sample_cmd->add_option("--temperature", sample_temperature, "softmax temperature (default 1)");
   sample_cmd->add_option("--seed", sample_seed, "sampling seed (default 0)");
+  sample_cmd->add_option("--device", sample_device, device_help);
 
   std::string bench_size = "M", bench_dispatch = "indexed";
   std::string bench_b, bench_n, bench_d, bench_e, bench_threads, bench_steps, bench_warmup;
@@ -142,6 +151,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--dispatch", bench_dispatch, "indexed (default) or dense")
       ->check(CLI::IsMember({"indexed", "dense"}));
   bench_cmd->add_flag("--layer", bopt.layer_only, "time one MoE layer's forward + backward only (scaling sweep)");
+  bench_cmd->add_option("--device", bench_device, device_help);
 
   try {
     app.parse(argc, argv);
@@ -167,14 +177,20 @@ int main(int argc, char** argv) {
       if (!demo_lr.empty()) demo.lr = train::positive_arg("--lr", demo_lr, 1e6);
       return run_demo(demo, check);
     }
-    if (*parity_cmd) return run_parity(parity_files, parity_dtype, parity_dispatch);
+    // Checked before anything runs, so a missing GPU is exit 2 naming --device.
+    auto device_or_cpu = [](const std::string& text) {
+      return text.empty() ? Device::cpu() : train::device_arg("--device", text);
+    };
+    if (*parity_cmd) return run_parity(parity_files, parity_dtype, parity_dispatch, device_or_cpu(parity_device));
     if (*train_cmd) {
       set_num_threads(static_cast<int>(train::int_arg("--threads", train_threads, 1, train::kMaxThreads)));
       targs.interactive = ::isatty(STDOUT_FILENO) == 1;
+      if (!train_device.empty()) targs.overrides.push_back("device=" + device_or_cpu(train_device).str());
       return run_train(targs);
     }
     if (*eval_cmd) {
       set_num_threads(static_cast<int>(train::int_arg("--threads", eval_threads, 1, train::kMaxThreads)));
+      if (!eval_device.empty()) eval_overrides.push_back("device=" + device_or_cpu(eval_device).str());
       std::cout << train::evaluate_checkpoint(eval_config, eval_overrides, eval_checkpoint).dump() << "\n";
       return 0;
     }
@@ -193,6 +209,7 @@ int main(int argc, char** argv) {
       o.dim = int_or("--dim", bench_d, o.dim, 1, kMaxWidth);
       o.experts = int_or("--experts", bench_e, o.experts, 2, 1 << 16);
       o.layer_only = bopt.layer_only;
+      o.device = device_or_cpu(bench_device);
       std::cout << (o.layer_only ? train::run_layer_bench(o) : train::run_bench(o)).dump() << std::endl;
       return 0;
     }
@@ -200,6 +217,7 @@ int main(int argc, char** argv) {
       sopt.length = int_or("--length", sample_length, sopt.length, 0, 1 << 20);
       if (!sample_temperature.empty()) sopt.temperature = train::positive_arg("--temperature", sample_temperature, 1e6);
       if (!sample_seed.empty()) sopt.seed = train::seed_arg("--seed", sample_seed);
+      sopt.device = device_or_cpu(sample_device);
       std::cout << train::sample_text(sopt) << "\n";
       return 0;
     }

@@ -31,7 +31,7 @@ class TrainModel : public nn::Module {
   virtual int64_t active_parameters() const = 0;
 };
 
-// `vocab` is the char_lm vocabulary size (ignored by the cluster models).
+// `vocab` is the char_lm vocabulary size (ignored by the cluster models). On c's device.
 std::unique_ptr<TrainModel> make_model(const Config& c, int64_t vocab, Generator& gen, DType dtype);
 
 }  // namespace moegrad::train

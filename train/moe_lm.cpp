@@ -33,7 +33,7 @@ ModelOutput MoELM::logits(const Tensor& tokens, const moe::GatingCall& call) {
                 " must be (batch, n) with n <= context=", context_);
   const int64_t n = tokens.size(1);
   ModelOutput out;
-  Tensor h = tok_emb->forward(tokens) + pos_emb->forward(arange(n));
+  Tensor h = tok_emb->forward(tokens) + pos_emb->forward(arange(0.0, static_cast<double>(n), 1.0, DType::i64, tokens.backend()));
   for (auto& block : *blocks) {
     moe::MoEOutput m = block->forward(h, call);
     h = m.outputs;

@@ -380,10 +380,10 @@ struct RunResult {
   std::map<std::string, Tensor> grad_targets;  // "param/<name>" or "input/<name>" -> tensor
 };
 
-Tensor input(const Fixture& fx, const std::string& name, DType dtype) {
+Tensor input(const Fixture& fx, const std::string& name, DType dtype, const Device& device) {
   const Tensor* t = fx.find("input/" + name);
   if (!t) return Tensor();
-  return is_floating(t->dtype()) ? core::clone(core::to(*t, dtype)) : *t;
+  return core::to(is_floating(t->dtype()) ? core::clone(core::to(*t, dtype)) : *t, device);
 }
 
 void load_params(nn::Module& m, const Fixture& fx, DType dtype) {
@@ -406,16 +406,17 @@ RunResult run_module(const Fixture& fx, const FixturePlan& plan, const ParityOpt
   Generator gen(0);  // initial values are replaced by the fixture's
   const DType dt = opt.dtype;
   RunResult r;
-  Tensor x = requires_grad_(input(fx, "x", dt));
+  Tensor x = requires_grad_(input(fx, "x", dt, opt.device));
   if (!x.defined()) throw Error(fx.path + ": missing tensor 'input/x'");
   r.grad_targets["input/x"] = x;
   moe::GatingCall call;
   call.noise_gates = plan.noise_gates;
   call.noise_mult = plan.noise_mult;
-  call.route_uniforms = input(fx, "route_uniforms", dt);
-  call.gate_noise = input(fx, "gate_noise", dt);
+  call.route_uniforms = input(fx, "route_uniforms", dt, opt.device);
+  call.gate_noise = input(fx, "gate_noise", dt, opt.device);
   auto prepare = [&](nn::Module& m) {
     load_params(m, fx, dt);
+    m.to(opt.device);
     m.train(plan.training);
     add_params(r, m);
   };
@@ -433,7 +434,7 @@ RunResult run_module(const Fixture& fx, const FixturePlan& plan, const ParityOpt
         } else if constexpr (std::is_same_v<O, moe::MoERouterOptions>) {
           moe::MoERouter m(o, gen, dt);
           prepare(m);
-          r.outputs["out"] = m.forward(x, input(fx, "gumbel_noise", dt));
+          r.outputs["out"] = m.forward(x, input(fx, "gumbel_noise", dt, opt.device));
         } else if constexpr (std::is_same_v<O, moe::CoorDescentTopkOptions>) {
           moe::CoorDescentTopkResult t = moe::coor_descent_topk(x, o);
           r.outputs["values"] = t.values;
@@ -479,18 +480,19 @@ std::map<std::string, Tensor> run_trajectory(const Fixture& fx, const FixturePla
   auto head = model.register_module("head", std::make_shared<nn::Linear>(t.head_in, t.head_out, t.head_bias, gen, dt));
   model.to(dt);
   model.load_state_dict(fx.with_prefix("param/"), /*strict=*/true);
+  model.to(opt.device);
   model.train(plan.training);
   moe::GatingCall gc;
   gc.noise_gates = plan.noise_gates;
   gc.noise_mult = plan.noise_mult;
   MOEGRAD_CHECK(!gc.noise_gates, fx.path, ": noisy trajectories need gate noise per step, which the format lacks");
   nn::AdamW optimizer(model.named_parameters(), t.adam);
-  Tensor x = input(fx, "x", dt), target = input(fx, "target", dt);
+  Tensor x = input(fx, "x", dt, opt.device), target = input(fx, "target", dt, opt.device);
   if (!x.defined() || !target.defined()) throw Error(fx.path + ": needs input/x and input/target");
   std::vector<double> losses;
   for (int64_t k = 0; k < t.steps; ++k) {
     optimizer.zero_grad();
-    gc.route_uniforms = input(fx, str_cat("route_uniforms_step", k), dt);
+    gc.route_uniforms = input(fx, str_cat("route_uniforms_step", k), dt, opt.device);
     if (!gc.route_uniforms.defined()) throw Error(str_cat(fx.path, ": missing input/route_uniforms_step", k));
     Tensor pred = head->forward(block->forward(x, gc).outputs);
     Tensor loss = nn::mse_loss(pred, target);
@@ -554,7 +556,7 @@ ParityResult run_parity_fixture(const std::string& path, const ParityOptions& op
       for (auto& [name, out] : run.outputs) {
         const Tensor* cot = fx.find("cotangent/" + name);
         if (!cot || !requires_grad(out)) continue;
-        Tensor term = sum(out * core::reshape(core::to(*cot, out.dtype()), out.shape()));
+        Tensor term = sum(out * core::reshape(core::to(core::to(*cot, out.dtype()), out.device()), out.shape()));
         loss = loss.defined() ? loss + term : term;
       }
       if (loss.defined()) backward(loss);

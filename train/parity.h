@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dtype.h"
 #include "moe/dispatch.h"
 
@@ -15,6 +16,7 @@ namespace moegrad::train {
 struct ParityOptions {
   DType dtype = DType::f64;
   moe::Dispatch dispatch = moe::Dispatch::indexed;
+  Device device;  // where the module runs; the fixture's tensors are moved there
 };
 
 struct TensorComparison {

@@ -22,6 +22,7 @@ std::string sample_text(const SampleOptions& opt) {
   CharVocab vocab = CharVocab::from_string(s.vocab);
   Generator init(0), gen(opt.seed);
   MoELM model(cfg, vocab.size(), init, DType::f32);
+  model.to(opt.device);  // the checkpoint's device does not matter: its tensors are host bytes
   model.load_state_dict(s.model, /*strict=*/true);
   model.eval();
   NoGradGuard no_grad;
@@ -32,11 +33,11 @@ std::string sample_text(const SampleOptions& opt) {
   for (int64_t i = 0; i < opt.length; ++i) {
     const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()), model.context());
     std::vector<int64_t> window(ids.end() - n, ids.end());
-    Tensor logits = model.logits(from_vector(window, {1, n}), call).prediction;  // (1, n, vocab)
-    Tensor last = core::reshape(core::narrow(logits, 1, n - 1, 1), {vocab.size()});
+    Tensor tokens = from_vector(window, {1, n}, DType::i64, backend_for(opt.device));
+    Tensor logits = model.logits(tokens, call).prediction;  // (1, n, vocab)
+    Tensor last = core::to(core::reshape(core::narrow(logits, 1, n - 1, 1), {vocab.size()}), DType::f64);
     std::vector<double> p =
-        core::softmax(core::binary(BinaryOp::div, core::to(last, DType::f64),
-                                   scalar_tensor(opt.temperature, DType::f64)), 0)
+        core::softmax(core::binary(BinaryOp::div, last, core::scalar_like(opt.temperature, last)), 0)
             .to_vector<double>();
     // Finite weights can still overflow the logits; sampling from NaNs would print the last
     // character of the vocabulary forever.

@@ -2,6 +2,8 @@
 // `moegrad sample`: text from a char_lm checkpoint.
 #include <string>
 
+#include "core/device.h"
+
 namespace moegrad::train {
 
 struct SampleOptions {
@@ -10,6 +12,7 @@ struct SampleOptions {
   int64_t length = 200;
   double temperature = 1.0;
   uint64_t seed = 0;
+  Device device;  // where the model runs (--device); the checkpoint may come from any
 };
 
 // The prompt followed by `length` sampled characters. The model and vocabulary come from

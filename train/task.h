@@ -19,15 +19,26 @@ struct Batch {
 class Task {
  public:
   virtual ~Task() = default;
-  // Batches drawn with `gen`, whose state the trainer checkpoints.
-  virtual Batch train_batch(int64_t batch_size, Generator& gen) const = 0;
+  // Batches drawn with `gen`, whose state the trainer checkpoints, handed out on the run's
+  // device; the data itself stays on the host, where it was drawn.
+  Batch train_batch(int64_t batch_size, Generator& gen) const { return on_device(host_train_batch(batch_size, gen)); }
   // Held-out batch i; the same every time.
-  virtual Batch eval_batch(int64_t i, int64_t batch_size) const = 0;
+  Batch eval_batch(int64_t i, int64_t batch_size) const { return on_device(host_eval_batch(i, batch_size)); }
   // char_lm: the vocabulary (serialised) and its size; empty / 0 for other tasks.
   virtual std::string vocabulary() const { return ""; }
   virtual int64_t vocab_size() const { return 0; }
+  void set_device(const Device& device) { device_ = device; }
+
+ protected:
+  virtual Batch host_train_batch(int64_t batch_size, Generator& gen) const = 0;
+  virtual Batch host_eval_batch(int64_t i, int64_t batch_size) const = 0;
+
+ private:
+  Batch on_device(Batch b) const;
+  Device device_;
 };
 
+// The task of c.data, handing out batches on c's device.
 std::unique_ptr<Task> make_task(const Config& c, DType dtype);
 
 }  // namespace moegrad::train

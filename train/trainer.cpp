@@ -179,6 +179,7 @@ void check_same_run(const Config& now, const std::string& saved_yaml, const std:
   Config saved = parse_config(saved_yaml, where);
   Config a = now, b = saved;
   a.train = b.train = LoopConfig{};
+  a.device = b.device = "";  // a run may continue on another device
   a.optim.schedule.total_steps = b.optim.schedule.total_steps = 0;
   const std::string ya = to_yaml(a), yb = to_yaml(b);
   if (ya == yb) return;
