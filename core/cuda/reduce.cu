@@ -252,7 +252,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Axes& axes, const T
     if constexpr (!std::is_same_v<T, bool>) {
       if ((op == ReduceOp::max || op == ReduceOp::min) && x.is_contiguous() &&
           static_cast<int64_t>(axes.size()) == x.dim() && x.numel() > 0) {
-        launch(ctx_, name, 1, extremum_kernel<T>, x.data_ptr<T>(), x.numel(), op == ReduceOp::max, base_ptr<T>(out));
+        launch(ctx_, name, 1, extremum_kernel<T>, x.data_ptr<T>(), x.numel(), op == ReduceOp::max, out.data_ptr<T>());
         return;
       }
     }

@@ -89,6 +89,9 @@ Tensor make_tensor(const std::shared_ptr<Storage>& storage, DType dtype, const V
   return Tensor(impl);
 }
 
+// Bytewise equality, reported as one bool (Catch would print both buffers).
+bool same_bits(const std::vector<unsigned char>& a, const std::vector<unsigned char>& b) { return a == b; }
+
 uint64_t seed_of(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
@@ -131,6 +134,12 @@ View contiguous(const Shape& shape) {
     s *= std::max<int64_t>(shape[d], 1);
   }
   return with_strides(shape, strides);
+}
+View at_start(const Shape& shape) {
+  View v = contiguous(shape);
+  v.offset = 0;
+  v.storage_elems -= kGuard;
+  return v;
 }
 View transposed(const Shape& shape) {
   Shape swapped = shape;
@@ -224,7 +233,7 @@ void Case::run(const Op& op, Check check) {
     if (!o.defined) continue;
     INFO("operand " << i << " (" << dtype_name(o.dtype) << ", shape " << shape_str(o.view.shape) << ", strides "
                     << shape_str(o.view.strides) << ", offset " << o.view.offset << ")");
-    CHECK(got[i] == again[i]);  // run to run: the same bits
+    CHECK(same_bits(got[i], again[i]));  // run to run: the same bits
     if (o.values == Values::sentinel) {
       std::vector<bool> in_view(static_cast<size_t>(o.view.storage_elems), false);
       for (int64_t off : view_offsets(o.view)) in_view[off] = true;
@@ -235,36 +244,32 @@ void Case::run(const Op& op, Check check) {
           for (size_t b = 0; b < es; ++b) touched += got[i][e * es + b] != kSentinel;
       CHECK(touched == 0);  // nothing written outside the output's view
     }
-    if (check.kind == Check::exact || !is_floating(o.dtype)) {
-      if (got[i] != want[i]) {
-        int64_t first = -1, count = 0;
-        const size_t es = dtype_size(o.dtype);
-        for (int64_t e = 0; e < o.view.storage_elems; ++e)
-          if (std::memcmp(got[i].data() + e * es, want[i].data() + e * es, es) != 0) {
-            if (first < 0) first = e;
-            ++count;
-          }
-        INFO("first differing element " << first << " of " << count << ": cuda " << as_double(o.dtype, got[i], first)
-                                        << ", cpu " << as_double(o.dtype, want[i], first));
-        CHECK(got[i] == want[i]);
-      }
-      continue;
-    }
     double worst = 0;
-    int64_t worst_at = -1;
+    int64_t worst_at = -1, differing = 0;
     for (int64_t e = 0; e < o.view.storage_elems; ++e) {
       const double g = as_double(o.dtype, got[i], e), w = as_double(o.dtype, want[i], e);
-      if (std::isnan(g) && std::isnan(w)) continue;
-      double err;
-      if (check.kind == Check::ulps) err = ulp_distance(o.dtype, got[i], want[i], e) / check.tol;
-      else err = g == w ? 0 : std::fabs(g - w) / (check.tol * (1 + std::fabs(w)));
-      if (!(err <= worst)) {
-        worst = std::isnan(err) ? INFINITY : err;
+      const size_t es = dtype_size(o.dtype);
+      const bool bits = std::memcmp(got[i].data() + e * es, want[i].data() + e * es, es) == 0;
+      // NaN payloads and signs are not reproducible even between two compilations of one
+      // kernel (the compiler may swap the operands of a commutative op), so any NaN
+      // matches any NaN; every other value must match bit for bit.
+      if (bits || (is_floating(o.dtype) && std::isnan(g) && std::isnan(w))) continue;
+      double err = INFINITY;
+      if (check.kind == Check::ulps && is_floating(o.dtype)) err = ulp_distance(o.dtype, got[i], want[i], e) / check.tol;
+      if (check.kind == Check::close && is_floating(o.dtype))
+        err = std::fabs(g - w) / (check.tol * (1 + std::fabs(w)));
+      if (std::isnan(err)) err = INFINITY;
+      if (err > 1.0) ++differing;
+      if (worst_at < 0 || err > worst) {
+        worst = err;
         worst_at = e;
       }
     }
-    INFO("worst element " << worst_at << ": error / tolerance = " << worst);
-    CHECK(worst <= 1.0);
+    INFO("elements out of tolerance: " << differing << "; worst: element " << worst_at << ", cuda "
+                                       << (worst_at >= 0 ? as_double(o.dtype, got[i], worst_at) : 0) << ", cpu "
+                                       << (worst_at >= 0 ? as_double(o.dtype, want[i], worst_at) : 0)
+                                       << ", error / tolerance " << worst);
+    CHECK(differing == 0);
   }
 }
 

@@ -32,6 +32,8 @@ View broadcast(const Shape& shape, int64_t dim);
 // Every other element along the last dim, from an odd offset (a strided slice).
 View sliced(const Shape& shape);
 View with_strides(const Shape& shape, const Shape& strides);
+// Contiguous at the very start of its storage (offset 0, guard after it only).
+View at_start(const Shape& shape);
 
 enum class Values {
   normal,     // floats ~ N(0, 2^2); integers in [-4, 4]; bools 0/1
