@@ -20,14 +20,6 @@ bool env_flag(const char* name) {
 }
 }  // namespace
 
-[[noreturn]] void throw_cuda_error(const char* op, const char* call, cudaError_t e) {
-  throw Error(str_cat(op, ": CUDA error ", cudaGetErrorName(e), " (", cudaGetErrorString(e), ") from ", call));
-}
-
-[[noreturn]] void throw_cublas_error(const char* op, const char* call, cublasStatus_t s) {
-  throw Error(str_cat(op, ": cuBLAS error ", cublasGetStatusString(s), " from ", call));
-}
-
 Context::Context(int device)
     : device_(device), sync_each_op_(env_flag("MOEGRAD_CUDA_SYNC")), max_grid_blocks_(kDefaultMaxGridBlocks) {
   const char* op = "cuda_backend";

@@ -126,17 +126,45 @@ __global__ void combine_blocks_kernel(const A* partial, int64_t kept, int64_t bl
   }
 }
 
-// max or min of a whole contiguous tensor as the CPU's fast path computes it: the first
-// element, then strictly greater (less) elements, and a canonical NaN if any is NaN.
+// max or min of a whole contiguous tensor as the CPU's fast path computes it: starting at
+// the first element, take strictly greater (less) ones, and a canonical NaN if any is NaN.
+// That fold yields the first element holding the extreme value, so folding chunks in
+// parallel and then the chunk results in chunk order gives the same bits.
+constexpr int64_t kExtremumChunk = 4096;
+
 template <typename T>
-__global__ void extremum_kernel(const T* x, int64_t n, bool is_max, T* out) {
+struct Extremum {
+  T best;
+  bool nan;
+};
+
+template <typename T>
+__device__ inline T take_extreme(bool is_max, T v, T best) {
+  return is_max ? (v > best ? v : best) : (v < best ? v : best);
+}
+
+template <typename T>
+__global__ void extremum_chunks_kernel(const T* x, int64_t n, int64_t chunks, bool is_max, Extremum<T>* partial) {
+  for (int64_t c = grid_first(); c < chunks; c += grid_stride()) {
+    const int64_t i0 = c * kExtremumChunk, i1 = i0 + kExtremumChunk < n ? i0 + kExtremumChunk : n;
+    Extremum<T> r{x[i0], false};
+    for (int64_t i = i0; i < i1; ++i) {
+      const T v = x[i];
+      r.best = take_extreme(is_max, v, r.best);
+      if constexpr (std::is_floating_point_v<T>) r.nan = r.nan || v != v;
+    }
+    partial[c] = r;
+  }
+}
+
+template <typename T>
+__global__ void extremum_combine_kernel(const Extremum<T>* partial, int64_t chunks, bool is_max, T* out) {
   if (grid_first() != 0) return;
-  T best = x[0];
+  T best = partial[0].best;
   bool nan = false;
-  for (int64_t i = 0; i < n; ++i) {
-    const T v = x[i];
-    best = is_max ? (v > best ? v : best) : (v < best ? v : best);
-    if constexpr (std::is_floating_point_v<T>) nan = nan || v != v;
+  for (int64_t c = 0; c < chunks; ++c) {
+    best = take_extreme(is_max, partial[c].best, best);
+    nan = nan || partial[c].nan;
   }
   *out = nan ? std::numeric_limits<T>::quiet_NaN() : best;
 }
@@ -252,7 +280,14 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Axes& axes, const T
     if constexpr (!std::is_same_v<T, bool>) {
       if ((op == ReduceOp::max || op == ReduceOp::min) && x.is_contiguous() &&
           static_cast<int64_t>(axes.size()) == x.dim() && x.numel() > 0) {
-        launch(ctx_, name, 1, extremum_kernel<T>, x.data_ptr<T>(), x.numel(), op == ReduceOp::max, out.data_ptr<T>());
+        const int64_t chunks = (x.numel() + kExtremumChunk - 1) / kExtremumChunk;
+        DeviceScratch partial(memory_, static_cast<size_t>(chunks) * sizeof(Extremum<T>));
+        const bool is_max = op == ReduceOp::max;
+        launch(ctx_, name, chunks, extremum_chunks_kernel<T>, x.data_ptr<T>(), x.numel(), chunks, is_max,
+               partial.as<Extremum<T>>());
+        // Stored at the view's element (the CPU stores at its storage's start).
+        launch(ctx_, name, 1, extremum_combine_kernel<T>, partial.as<const Extremum<T>>(), chunks, is_max,
+               out.data_ptr<T>());
         return;
       }
     }

@@ -2,6 +2,9 @@
 // cap, and errors that name the op.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <string>
+
 #include "core/creation.h"
 #include "core/cuda/cuda_backend.h"
 #include "tests/cuda/harness.h"
@@ -10,6 +13,15 @@ namespace moegrad::cuda_test {
 
 TEST_CASE("allocator: freed blocks are cached and reused; empty_cache returns them", "[cuda][memory]") {
   Backend& gpu = cuda_backend();
+  if (const char* v = std::getenv("MOEGRAD_CUDA_NO_CACHE"); v && std::string(v) == "1") {
+    // Without the cache every free goes back to the driver.
+    const CudaMemoryStats before = cuda_memory_stats();
+    gpu.deallocate(gpu.allocate(1000), 1000);
+    gpu.deallocate(gpu.allocate(1000), 1000);
+    CHECK(cuda_memory_stats().device_allocations == before.device_allocations + 2);
+    CHECK(cuda_memory_stats().cached == 0);
+    return;
+  }
   cuda_empty_cache();
   const CudaMemoryStats before = cuda_memory_stats();
   void* p = gpu.allocate(1000);

@@ -74,9 +74,10 @@ TEST_CASE("reduce: the CPU's contiguous fast paths, bitwise", "[cuda][reduce]") 
   // Whole-tensor max and min of a contiguous tensor (canonical NaN, first of equal values).
   for (DType t : numeric_dtypes())
     for (ReduceOp op : {ReduceOp::max, ReduceOp::min})
-      for (Values values : {Values::normal, Values::special}) {
-        Case c("whole max/min " + std::string(dtype_name(t)));
-        const int x = c.input(t, contiguous({3000}), values);
+      for (Values values : {Values::normal, Values::special})
+        for (int64_t n : {1, 3000, 3 * 4096 + 11}) {  // 4096-element chunks: one, or several
+        Case c("whole max/min " + std::string(dtype_name(t)) + " n " + std::to_string(n));
+        const int x = c.input(t, contiguous({n}), values);
         const int out = c.output(t, at_start({1}));
         c.run([&](Backend& b, const std::vector<Tensor>& ts) { b.reduce(op, ts[x], {0}, ts[out]); });
       }

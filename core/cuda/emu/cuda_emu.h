@@ -96,9 +96,14 @@ cublasStatus_t cublasDgemmBatched(cublasHandle_t handle, cublasOperation_t trans
 // ---- launch -----------------------------------------------------------------------------
 namespace moegrad::cuda::emu {
 
+// A launch a GPU would refuse (cudaErrorInvalidConfiguration): grid x past 2^31 - 1,
+// grid y or z past 65535, more than 1024 threads per block. Throws.
+void check_launch_config(dim3 grid, dim3 block);
+
 // Every block, then every thread of it, in order, on the calling thread.
 template <typename... Params, typename... Args>
 void launch(dim3 grid, dim3 block, void (*kernel)(Params...), Args... args) {
+  check_launch_config(grid, block);
   gridDim = grid;
   blockDim = block;
   for (unsigned b = 0; b < grid.x; ++b) {

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <algorithm>
@@ -50,6 +51,18 @@ bool is_device_range(const void* p, size_t nbytes) {
   --it;
   return a >= it->first && a + nbytes <= it->first + it->second;
 }
+
+void check_launch_config(dim3 grid, dim3 block) {
+  const bool ok = grid.x >= 1 && grid.x <= 2147483647u && grid.y >= 1 && grid.y <= 65535 && grid.z >= 1 &&
+                  grid.z <= 65535 && block.x >= 1 && block.y >= 1 && block.z >= 1 &&
+                  static_cast<uint64_t>(block.x) * block.y * block.z <= 1024 && block.z <= 64;
+  if (!ok)
+    throw std::runtime_error("emulated launch refused (cudaErrorInvalidConfiguration): grid (" +
+                             std::to_string(grid.x) + ", " + std::to_string(grid.y) + ", " + std::to_string(grid.z) +
+                             "), block (" + std::to_string(block.x) + ", " + std::to_string(block.y) + ", " +
+                             std::to_string(block.z) + ")");
+}
+
 }  // namespace moegrad::cuda::emu
 
 using moegrad::cuda::emu::is_device_range;
