@@ -49,3 +49,14 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
+
+# The CUDA backend's conformance suite (tests/cuda) with the kernels compiled by the C++
+# compiler and run on the CPU (MOEGRAD_CUDA_EMU): no GPU needed, its own build dir. It
+# checks the kernels' indexing, layouts and arithmetic against the CPU backend, and every
+# cuBLAS call against cuBLAS's argument rules; it says nothing about GPU speed.
+CUDA_EMU_DIR ?= build-cuda-emu
+.PHONY: test-cuda-emu
+test-cuda-emu: deps
+	cmake -S . -B $(CUDA_EMU_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEGRAD_CUDA_EMU=ON
+	cmake --build $(CUDA_EMU_DIR) -j $(JOBS) --target cuda_conformance
+	ctest --test-dir $(CUDA_EMU_DIR) --output-on-failure -R '^cuda_'
