@@ -3,10 +3,8 @@
 #include <charconv>
 
 #include "core/backend.h"
-#include "core/error.h"
-#ifdef MOEGRAD_HAVE_CUDA
 #include "core/cuda/cuda_backend.h"
-#endif
+#include "core/error.h"
 
 namespace moegrad {
 
@@ -27,20 +25,10 @@ std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_st
 
 std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 
-#ifdef MOEGRAD_HAVE_CUDA
-bool cuda_built() { return true; }
-int cuda_device_count() { return cuda::device_count(); }
-#else
-bool cuda_built() { return false; }
-int cuda_device_count() { return 0; }
-#endif
-
 std::string device_unavailable_reason(const Device& d) {
   if (d.is_cpu()) return "";
-  if (!cuda_built())
-    return d.str() + ": this moegrad was built without CUDA (configure with -DMOEGRAD_CUDA=ON where nvcc is found)";
   const int n = cuda_device_count();
-  if (n == 0) return d.str() + ": no CUDA device found on this machine";
+  if (n == 0) return d.str() + ": " + cuda_unavailable_reason();
   if (d.index >= n) return str_cat(d.str(), ": this machine has ", n, " CUDA device", n == 1 ? "" : "s");
   return "";
 }
@@ -48,11 +36,7 @@ std::string device_unavailable_reason(const Device& d) {
 Backend& backend_for(const Device& d) {
   if (d.is_cpu()) return cpu_backend();
   if (std::string why = device_unavailable_reason(d); !why.empty()) throw Error(why);
-#ifdef MOEGRAD_HAVE_CUDA
-  return cuda::backend(d.index);
-#else
-  throw Error("unreachable: cuda without a CUDA build");
-#endif
+  return cuda_backend(d.index);
 }
 
 }  // namespace moegrad

@@ -29,12 +29,9 @@ struct Device {
 
 std::ostream& operator<<(std::ostream& os, const Device& d);
 
-// Whether this build has a CUDA backend, and how many devices it sees (0 without one).
-bool cuda_built();
-int cuda_device_count();
-
 // The Backend serving `d`. A cuda device this build or machine cannot serve is an Error
-// that says which: "not built with CUDA", "no CUDA device found", "cuda:3 of 1 device".
+// that says which: not built with CUDA, no CUDA device found, or fewer devices than asked
+// (core/cuda/cuda_backend.h has the CUDA side).
 Backend& backend_for(const Device& d);
 
 // backend_for(d) without creating anything: an empty string when `d` can be used, else

@@ -87,7 +87,7 @@ TEST_CASE("every file a --help text names exists in the repository", "[train][cl
   fs::remove_all(d);
 }
 
-TEST_CASE("--device is checked before anything runs: exit 2 naming the option and why", "[train][cli]") {
+TEST_CASE("the --device option is checked before anything runs: exit 2 naming the option and why", "[train][cli]") {
   const fs::path d = test::fresh_dir("cli_device");
   const std::string fixture = std::string(MOEGRAD_SOURCE_DIR) + "/tests/fixtures/expert_prenorm_false.safetensors";
   const std::vector<std::vector<std::string>> commands = {

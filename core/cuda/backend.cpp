@@ -84,7 +84,7 @@ void CudaBackend::copy_from_host(void* dst, const void* host_src, size_t nbytes)
   ctx_.synchronize("copy_from_host");
 }
 
-void CudaBackend::copy_to_host(void* host_dst, const void* src, size_t nbytes) {
+void CudaBackend::read_to_host(void* host_dst, const void* src, size_t nbytes) {
   if (!nbytes) return;
   ctx_.activate("copy_to_host");
   MOEGRAD_CUDA_CALL("copy_to_host", cudaMemcpyAsync(host_dst, src, nbytes, cudaMemcpyDeviceToHost, ctx_.stream()));

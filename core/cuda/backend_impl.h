@@ -10,11 +10,10 @@ namespace moegrad::cuda {
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int device) : ctx_(device), memory_(device) {}
-  Device device() const override { return Device::cuda; }
+  Device device() const override { return Device::cuda(ctx_.device()); }
   void* allocate(size_t nbytes) override;
   void deallocate(void* ptr, size_t nbytes) noexcept override;
   void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
-  void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
 
   void copy(const Tensor& src, const Tensor& out) override;
   void fill(const Tensor& out, double value) override;
@@ -49,6 +48,9 @@ class CudaBackend final : public Backend {
 
   Context& context() { return ctx_; }
   DeviceMemory& memory() { return memory_; }
+
+ protected:
+  void read_to_host(void* host_dst, const void* src, size_t nbytes) override;
 
  private:
   Context ctx_;

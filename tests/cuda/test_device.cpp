@@ -68,7 +68,7 @@ TEST_CASE("errors name the op", "[cuda][errors]") {
 }
 
 TEST_CASE("the backend reports its device", "[cuda]") {
-  CHECK(cuda_backend().device() == Device::cuda);
+  CHECK(cuda_backend().device() == Device::cuda(0));
   CHECK(cuda_device_count() >= 1);
   CHECK(cuda_unavailable_reason().empty());
 }
