@@ -27,15 +27,19 @@ train: build
 demo: build
 	$(BUILD_DIR)/moegrad demo
 
+# Then the CUDA kernels on the emulated device (test-cuda-emu): checked here without a GPU.
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	$(MAKE) test-cuda-emu
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (its own build dir).
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (its own build dir),
+# built without CUDA: the sanitizers check the host code, and this is also the check that
+# -DMOEGRAD_CUDA=OFF (a machine without the toolkit) builds and passes.
 # allocator_may_return_null: a refused allocation must reach moegrad's out-of-memory error,
 # as it does without ASan, instead of ASan ending the process.
 ASAN_DIR ?= build-asan
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOEGRAD_SANITIZE=ON
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOEGRAD_SANITIZE=ON -DMOEGRAD_CUDA=OFF
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
@@ -48,7 +52,7 @@ fuzz:
 	bash scripts/run-fuzz.sh
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(CUDA_EMU_DIR) build-fuzz
 
 # The CUDA backend's conformance suite (tests/cuda) with the kernels compiled by the C++
 # compiler and run on the CPU (MOEGRAD_CUDA_EMU): no GPU needed, its own build dir. It
@@ -58,5 +62,5 @@ CUDA_EMU_DIR ?= build-cuda-emu
 .PHONY: test-cuda-emu
 test-cuda-emu: deps
 	cmake -S . -B $(CUDA_EMU_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEGRAD_CUDA_EMU=ON
-	cmake --build $(CUDA_EMU_DIR) -j $(JOBS) --target cuda_conformance
-	ctest --test-dir $(CUDA_EMU_DIR) --output-on-failure -R '^cuda_'
+	cmake --build $(CUDA_EMU_DIR) -j $(JOBS) --target moegrad cuda_conformance
+	ctest --test-dir $(CUDA_EMU_DIR) --output-on-failure -j $(JOBS) -R '^cuda_'

@@ -101,6 +101,8 @@ struct GroupedExpertsOp {
 
 bool can_group_experts(const Experts& experts) {
   if (num_threads() < 2) return false;
+  // The lanes are host threads sharing out CPU work; a GPU has one stream per device.
+  if (experts.size() == 0 || !experts.named_parameters().front().second.device().is_cpu()) return false;
   for (size_t i = 0; i < experts.size(); ++i)
     if (experts[i].options.prenorm) return false;
   return true;

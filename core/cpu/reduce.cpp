@@ -243,7 +243,7 @@ bool extremum_contiguous(ReduceOp op, const Tensor& x, const Axes& axes, const T
     }
     if constexpr (std::is_floating_point_v<T>)
       for (int64_t i = 0; i < n; ++i) nan = nan || xp[i] != xp[i];
-    *base_ptr<T>(out) = nan ? std::numeric_limits<T>::quiet_NaN() : best;
+    *out.data_ptr<T>() = nan ? std::numeric_limits<T>::quiet_NaN() : best;
     return true;
   }
 }

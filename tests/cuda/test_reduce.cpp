@@ -48,11 +48,8 @@ TEST_CASE("reduce: every op and dtype over sets of axes and layouts", "[cuda][re
             Case c(std::string(name) + " " + std::string(dtype_name(t)) + " " + v.name + " axes " + shape_str(axes) +
                    (values == Values::special ? " special" : ""));
             const int x = c.input(t, v.view, values);
-            // The CPU's whole-tensor max/min writes at its output's storage start, not at the
-            // view's offset (see the test below); compare there only with offset 0.
-            const bool whole = (op == ReduceOp::max || op == ReduceOp::min) && axes.size() == 3;
             const Shape out_shape = keep_dims(v.view.shape, axes);
-            const int out = c.output(out_t, whole ? at_start(out_shape) : contiguous(out_shape));
+            const int out = c.output(out_t, contiguous(out_shape));
             c.run([&](Backend& b, const std::vector<Tensor>& ts) { b.reduce(op, ts[x], axes, ts[out]); },
                   op == ReduceOp::logsumexp ? transcendental() : exact());
           }
@@ -84,18 +81,20 @@ TEST_CASE("reduce: the CPU's contiguous fast paths, bitwise", "[cuda][reduce]") 
 }
 
 TEST_CASE("reduce: a whole-tensor max lands at its output view's offset", "[cuda][reduce]") {
-  // core/cpu/reduce.cpp's extremum_contiguous stores through base_ptr (storage start),
-  // ignoring out.offset(); the CUDA backend stores at the view's element.
-  Tensor x = from_vector(std::vector<float>{1, 7, 3}, {3}, DType::f32, cuda_backend());
-  Tensor buf = full({3}, -1.0, DType::f32, cuda_backend());
-  auto impl = std::make_shared<TensorImpl>(*buf.impl_ptr());
-  impl->shape = {1};
-  impl->strides = {1};
-  impl->offset = 1;
-  cuda_backend().reduce(ReduceOp::max, x, {0}, Tensor(impl));
-  std::vector<float> host(3);
-  cuda_backend().copy_to_host(host.data(), buf.storage()->data(), sizeof(float) * 3);
-  CHECK(host == std::vector<float>{-1, 7, -1});
+  // The CPU's contiguous fast path once stored at the storage start, ignoring out.offset().
+  for (Backend* backend : {&cpu_backend(), &cuda_backend()}) {
+    CAPTURE(backend->device().str());
+    Tensor x = from_vector(std::vector<float>{1, 7, 3}, {3}, DType::f32, *backend);
+    Tensor buf = full({3}, -1.0, DType::f32, *backend);
+    auto impl = std::make_shared<TensorImpl>(*buf.impl_ptr());
+    impl->shape = {1};
+    impl->strides = {1};
+    impl->offset = 1;
+    backend->reduce(ReduceOp::max, x, {0}, Tensor(impl));
+    std::vector<float> host(3);
+    backend->copy_to_host(host.data(), buf.storage()->data(), sizeof(float) * 3);
+    CHECK(host == std::vector<float>{-1, 7, -1});
+  }
 }
 
 TEST_CASE("softmax and log_softmax: both float dtypes, every axis and layout", "[cuda][softmax]") {
