@@ -35,6 +35,10 @@ elseif(MOEGRAD_CUDA)
   if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES 90)
   endif()
+  # nvcc through ccache too (ccache 4 knows nvcc), so a clean clone's rebuild is cheap.
+  if(CCACHE_PROGRAM)
+    set(CMAKE_CUDA_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  endif()
   enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
   # CMake 3.25 knows no C++20 dialect flag for nvcc (nvcc has had -std=c++20 since 12.0).
