@@ -68,8 +68,9 @@ MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
   }
 }
 
-Routing MoE::route(const Tensor& x, const GatingCall& call) {
-  if (!router) return gate->route(x, call);
+Routing MoE::route(const Tensor& x, const GatingCall& given) {
+  if (!router) return gate->route(x, given);
+  const GatingCall call = gate->with_generator(given);
   router->set_generator(call.gen);
   Tensor logits = router->logits(x);
   return gate->route_probabilities(logits, router->probabilities(noised_logits(logits, call)), call);

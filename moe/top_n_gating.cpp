@@ -100,16 +100,24 @@ TopNGating::TopNGating(const TopNGatingOptions& opt, Generator& gen, DType dtype
   register_buffer("threshold_eval", threshold_eval);
 }
 
-Routing TopNGating::route(const Tensor& x, const GatingCall& call) {
+GatingCall TopNGating::with_generator(const GatingCall& call) {
+  GatingCall c = call;
+  if (!c.gen) c.gen = &generator;
+  return c;
+}
+
+Routing TopNGating::route(const Tensor& x, const GatingCall& given) {
   MOEGRAD_CHECK(to_gates != nullptr, "TopNGating: built without a projection; use route_probabilities");
   MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "TopNGating: input of shape ", x.shape(),
                 " must be (batch, seq, dim=", options.dim, ")");
+  const GatingCall call = with_generator(given);
   Tensor logits = to_gates->forward(x);
   return route_probabilities(logits, softmax(noised_logits(logits, call), -1), call);
 }
 
 Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_gates,
-                                        const GatingCall& call) {
+                                        const GatingCall& given) {
+  const GatingCall call = with_generator(given);
   const int64_t e = options.num_gates, k = options.top_n;
   MOEGRAD_CHECK(raw_gates.dim() == 3 && raw_gates.size(-1) == e, "TopNGating: gate probabilities of shape ",
                 raw_gates.shape(), " must be (batch, seq, num_gates=", e, ")");

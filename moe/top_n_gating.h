@@ -92,10 +92,16 @@ class TopNGating : public nn::Module {
   // The spec's dispatch and combine tensors (b, n, e, c) for a decision.
   static std::pair<Tensor, Tensor> dense_tensors(const Routing& r, bool straight_through);
 
+  // `call`, drawing from this module's own generator when it brings neither its draws nor
+  // a generator, so that forward(x) with the default call works (as torch's would).
+  GatingCall with_generator(const GatingCall& call);
+
   const TopNGatingOptions options;
   std::shared_ptr<nn::Linear> to_gates;
   Tensor threshold_train;  // buffers, as in the reference's state_dict
   Tensor threshold_eval;
+  // The draws of calls without a generator; a fixed seed, so two fresh modules route alike.
+  Generator generator{0x6d6f6567726164ULL};
 };
 
 }  // namespace moegrad::moe

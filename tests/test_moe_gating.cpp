@@ -318,3 +318,24 @@ TEST_CASE("MoERouter: probabilities over the last axis, gumbel is hard with soft
   gumbel.set_generator(&gen);
   CHECK(gumbel.forward(x).shape() == Shape{2, 3, 3});
 }
+
+TEST_CASE("forward with the default call draws from the module's own generator", "[moe]") {
+  // Before: "TopNGating: route_uniforms or a generator is needed" for moe.forward(x).
+  auto run = [] {
+    Generator gen(5);
+    MoEOptions o;
+    o.dim = 6;
+    o.num_experts = 4;
+    MoE m(o, gen);
+    Tensor x = randn({2, 5, 6}, gen);
+    return std::make_pair(values(m.forward(x).outputs), values(m.forward(x, {.noise_gates = true}).outputs));
+  };
+  const auto [plain, noisy] = run();
+  CHECK(plain.size() == 2 * 5 * 6);
+  CHECK(run().first == plain);   // two fresh modules route alike
+  CHECK(run().second == noisy);
+  CHECK(noisy != plain);         // the noise was drawn
+  Generator gen(1);
+  TopNGating g(small_options(), gen);
+  CHECK_NOTHROW(g.forward(randn({1, 3, 6}, gen)));
+}
