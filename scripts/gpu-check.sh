@@ -32,8 +32,9 @@ steps=$work/steps.tsv  # name <TAB> status <TAB> seconds <TAB> detail
 : >"$benchjson"
 : >"$steps"
 start=$(date +%s)
-moegrad=$BUNDLE/moegrad
-conformance=$BUNDLE/cuda_conformance
+# The bundle carries the binaries as xz (scripts/gpu-bundle.sh says why); unpacked here.
+moegrad=$work/bin/moegrad
+conformance=$work/bin/cuda_conformance
 torch_script=$BUNDLE/torch_toy_moe.py
 
 say() { printf '%s\n' "$*" | tee -a "$log"; }
@@ -51,18 +52,29 @@ no_torch=""
 say "gpu-check: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n), budget ${BUDGET_S}s, bundle $BUNDLE, out $OUT"
 
 # --- the bundle, and what it needs from this machine ---------------------------------------
-if [ ! -x "$moegrad" ] || [ ! -x "$conformance" ] || [ ! -f "$BUNDLE/BUILD_INFO" ]; then
+unxz_to() {  # unxz_to FILE.xz OUT: xz where it is installed, else Python's lzma
+  if command -v xz >/dev/null; then xz -dc "$1" >"$2"
+  else "$PYTHON" -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
+mkdir -p "$work/bin"
+if [ ! -f "$BUNDLE/moegrad.xz" ] || [ ! -f "$BUNDLE/cuda_conformance.xz" ] || [ ! -f "$BUNDLE/BUILD_INFO" ]; then
   no_gpu_build="no bundle at $BUNDLE (run scripts/gpu-bundle.sh and carry that folder)"
+elif ! unxz_to "$BUNDLE/moegrad.xz" "$moegrad" || ! unxz_to "$BUNDLE/cuda_conformance.xz" "$conformance"; then
+  no_gpu_build="the binaries in $BUNDLE could not be unpacked (neither xz nor $PYTHON's lzma)"
+elif ! sed -n "s|^\(moegrad\|cuda_conformance\): sha256 \(.*\)|\2  $work/bin/\1|p" "$BUNDLE/BUILD_INFO" |
+       sha256sum -c --quiet --strict; then
+  no_gpu_build="the unpacked binaries differ from BUILD_INFO's sha256"
 elif ! grep -qx 'MOEGRAD_CUDA=ON' "$BUNDLE/BUILD_INFO" || ! grep -qx 'MOEGRAD_CUDA_EMU=OFF' "$BUNDLE/BUILD_INFO"; then
   # An emulated build's "cuda" device is the CPU: its results must never read as a GPU's.
   no_gpu_build="the bundle is not the nvcc CUDA build (BUILD_INFO: $(grep MOEGRAD_CUDA "$BUNDLE/BUILD_INFO" | tr '\n' ' '))"
 else
+  chmod +x "$moegrad" "$conformance"
   # And the binaries themselves: nvcc's device code is a section of its own, .nv_fatbin.
   for bin in "$moegrad" "$conformance"; do
     grep -qa '\.nv_fatbin' "$bin" || no_gpu_build="$bin holds no CUDA device code (.nv_fatbin): not the nvcc build"
   done
 fi
-[ -f "$BUNDLE/BUILD_INFO" ] && { say "--- $BUNDLE/BUILD_INFO"; tee -a "$log" <"$BUNDLE/BUILD_INFO"; }
 
 # cuBLAS is the device toolkit's: find the folder that holds the soname the build needs.
 cublas_so=$(sed -n 's/^needed: .*\(libcublas\.so\.[0-9]*\).*/\1/p' "$BUNDLE/BUILD_INFO" 2>/dev/null)
@@ -94,6 +106,10 @@ if [ -z "$no_gpu_build" ]; then
   missing=$(ldd "$moegrad" "$conformance" 2>&1 | grep 'not found' | sort -u | tr '\n\t' '  ')
   [ -n "$missing" ] && no_gpu_build="the binaries cannot load: $missing"
 fi
+# A bundle that is missing or cannot run here is a failure of the check, not a missing GPU.
+[ -f "$BUNDLE/BUILD_INFO" ] && { say "--- $BUNDLE/BUILD_INFO"; tee -a "$log" <"$BUNDLE/BUILD_INFO"; }
+if [ -n "$no_gpu_build" ]; then record bundle FAIL 0 "$no_gpu_build"
+else record bundle PASS 0 "$(sed -n 's/^commit: //p' "$BUNDLE/BUILD_INFO")"; fi
 
 # --- running a step -------------------------------------------------------------------------
 # run_step NAME LIMIT_S COMMAND...: runs COMMAND under `timeout` into $work/NAME.out and the
@@ -165,7 +181,10 @@ cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 mem_available=$(awk '/^MemAvailable:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 say "host: $cpu_model, $(nproc) cores; MemAvailable $mem_available (the bench's memory pre-check reads host memory)"
 if ! grep -qw avx2 /proc/cpuinfo || ! grep -qw fma /proc/cpuinfo || ! grep -qw bmi2 /proc/cpuinfo; then
-  [ -z "$no_gpu_build" ] && no_gpu_build="this CPU lacks AVX2/FMA/BMI2 (the bundle is built for x86-64-v3)"
+  if [ -z "$no_gpu_build" ]; then
+    no_gpu_build="this CPU lacks AVX2/FMA/BMI2 (the bundle is built for x86-64-v3)"
+    record cpu FAIL 0 "$no_gpu_build"
+  fi
 fi
 
 # --- conformance -----------------------------------------------------------------------------
@@ -281,8 +300,8 @@ total_s=$(elapsed)
   echo "- finished: $(date -u +%Y-%m-%dT%H:%M:%SZ), ${total_s}s of a ${BUDGET_S}s budget, on $(uname -n)"
   echo "- GPU: ${gpu_name:-none found (no nvidia-smi, or it failed)}"
   echo "- host: $cpu_model, $(nproc) cores, MemAvailable $mem_available"
-  echo "- bundle: $(sed -n 's/^commit: //p' "$BUNDLE/BUILD_INFO" 2>/dev/null) ($(grep -E '^(MOEGRAD_CUDA|MOEGRAD_CUDA_EMU|CMAKE_CUDA_ARCHITECTURES)=' "$BUNDLE/BUILD_INFO" 2>/dev/null | tr '\n' ' '))"
-  echo "- cuBLAS: $cublas_so from ${cublas_dir:-nowhere}"
+  echo "- bundle: $(sed -n 's/^commit: //p' "$BUNDLE/BUILD_INFO" 2>/dev/null) ($(grep -E '^(MOEGRAD_CUDA|MOEGRAD_CUDA_EMU)=|nvcc targets' "$BUNDLE/BUILD_INFO" 2>/dev/null | tr '\n' ' '))"
+  echo "- working tree: $(git rev-parse HEAD 2>/dev/null || echo 'no git here'); cuBLAS: $cublas_so from ${cublas_dir:-nowhere}"
   [ -n "$no_gpu_build" ] && echo "- GPU steps could not run: $no_gpu_build"
   [ -n "$no_torch" ] && echo "- PyTorch steps could not run: $no_torch"
   echo
