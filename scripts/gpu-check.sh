@@ -62,7 +62,7 @@ if [ ! -f "$BUNDLE/moegrad.xz" ] || [ ! -f "$BUNDLE/cuda_conformance.xz" ] || [ 
   no_gpu_build="no bundle at $BUNDLE (run scripts/gpu-bundle.sh and carry that folder)"
 elif ! unxz_to "$BUNDLE/moegrad.xz" "$moegrad" || ! unxz_to "$BUNDLE/cuda_conformance.xz" "$conformance"; then
   no_gpu_build="the binaries in $BUNDLE could not be unpacked (neither xz nor $PYTHON's lzma)"
-elif ! sed -n "s|^\(moegrad\|cuda_conformance\): sha256 \(.*\)|\2  $work/bin/\1|p" "$BUNDLE/BUILD_INFO" |
+elif ! sed -n "s#^\(moegrad\|cuda_conformance\): sha256 \(.*\)#\2  $work/bin/\1#p" "$BUNDLE/BUILD_INFO" |
        sha256sum -c --quiet --strict; then
   no_gpu_build="the unpacked binaries differ from BUILD_INFO's sha256"
 elif ! grep -qx 'MOEGRAD_CUDA=ON' "$BUNDLE/BUILD_INFO" || ! grep -qx 'MOEGRAD_CUDA_EMU=OFF' "$BUNDLE/BUILD_INFO"; then
