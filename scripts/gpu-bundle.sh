@@ -93,5 +93,12 @@ if [ $((bundle_bytes + tree_bytes)) -gt $((limit_bytes * 9 / 10)) ]; then
   echo "gpu-bundle: that is over 90% of the limit" >&2
   status=1
 fi
+echo "--- the bundle on a simulated bare machine (tests/gpu_check/bare_machine.sh)"
+bash tests/gpu_check/bare_machine.sh "$bundle" build/moegrad
+case $? in
+  0) ;;
+  77) echo "gpu-bundle: (not simulated here)" ;;
+  *) status=1 ;;
+esac
 [ "$status" -eq 0 ] && echo "gpu-bundle: ready: carry [\"$bundle\"], command \"bash scripts/gpu-check.sh\""
 exit "$status"

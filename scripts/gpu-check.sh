@@ -132,7 +132,15 @@ run_step() {
   timeout -k 10 "$limit" "$@" >"$work/$name.out" 2>&1
   step_rc=$?
   step_s=$(($(date +%s) - t0))
-  tee -a "$log" <"$work/$name.out" | tail -n 40
+  # Into the log at most 4000 lines a step, so that it stays within what $OUT can return.
+  local lines
+  lines=$(wc -l <"$work/$name.out")
+  if [ "$lines" -gt 4000 ]; then
+    { head -n 2000 "$work/$name.out"; echo "... $((lines - 4000)) lines cut ..."; tail -n 2000 "$work/$name.out"; } >>"$log"
+  else
+    cat "$work/$name.out" >>"$log"
+  fi
+  tail -n 40 "$work/$name.out"
   say "=== $name: exit $step_rc after ${step_s}s"
   return 0
 }
