@@ -45,4 +45,7 @@ endif()
 set(MOEGRAD_YAML_CPP moegrad_yaml_cpp_static)
 
 set(MOEGRAD_FMT fmt::fmt-header-only)
+# Compiled into each executable that travels: a definition in an archive would come too late
+# for libstdc++.a, which the link searches last.
+set(MOEGRAD_PORTABLE_SOURCES ${CMAKE_SOURCE_DIR}/cmake/portable_glibc.cpp)
 message(STATUS "MOEGRAD_PORTABLE: static ${MOEGRAD_OPENBLAS_STATIC}, ${MOEGRAD_YAML_CPP_STATIC}; fmt header-only")
