@@ -60,6 +60,8 @@ cache() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt"; }
   echo "nvcc targets: $(grep -o -- '--generate-code=[^ ]*' "$BUILD_DIR/build.ninja" | sort -u | tr '\n' ' ')"
   echo "nvcc: $("$nvcc" --version | tail -1)"
   echo "needed: $(readelf -d "$stripped/moegrad" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"
+  echo "glibc at least: $(objdump -T "$stripped/moegrad" "$stripped/cuda_conformance" | grep -o 'GLIBC_[0-9.]*' |
+    sort -uV | tail -n 1)"
   for bin in moegrad cuda_conformance; do
     echo "$bin: sha256 $(sha256sum "$stripped/$bin" | cut -d' ' -f1)"
   done
