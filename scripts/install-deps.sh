@@ -11,6 +11,7 @@ packages=(
   libfmt-dev        # message formatting
   libcli11-dev      # command line
   nlohmann-json3-dev  # safetensors headers, metrics
+  xz-utils          # the GPU check's bundle (scripts/gpu-bundle.sh)
 )
 
 # `install-deps.sh fuzz` adds what `make fuzz` needs: clang with libFuzzer.

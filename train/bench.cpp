@@ -118,7 +118,9 @@ BenchOptions bench_size(const std::string& size) {
   if (size == "S") return {.batch = 8, .seq = 128, .dim = 64, .experts = 4};
   if (size == "M") return {.batch = 8, .seq = 512, .dim = 256, .experts = 8};
   if (size == "L") return {.batch = 4, .seq = 2048, .dim = 512, .experts = 16};
-  throw ConfigError("--size", "must be S, M or L, got '" + size + "'");
+  // For a GPU (scripts/gpu-check.sh): the XL of ../bench's torch_toy_moe.py.
+  if (size == "XL") return {.batch = 8, .seq = 4096, .dim = 1024, .experts = 32};
+  throw ConfigError("--size", "must be S, M, L or XL, got '" + size + "'");
 }
 
 json run_bench(const BenchOptions& o) {

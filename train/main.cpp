@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
   std::string bench_b, bench_n, bench_d, bench_e, bench_threads, bench_steps, bench_warmup;
   train::BenchOptions bopt;
   CLI::App* bench_cmd = app.add_subcommand("bench", "time the toy MoE training step (bench/README.md), print JSON");
-  bench_cmd->add_option("--size", bench_size, "S, M or L")->check(CLI::IsMember({"S", "M", "L"}));
+  bench_cmd->add_option("--size", bench_size, "S, M, L or XL (XL: for a GPU)")
+      ->check(CLI::IsMember({"S", "M", "L", "XL"}));
   bench_cmd->add_option("--batch", bench_b, "batch b (overrides --size)");
   bench_cmd->add_option("--seq", bench_n, "tokens per sequence n");
   bench_cmd->add_option("--dim", bench_d, "model width d");
