@@ -174,10 +174,15 @@ std::string default_run_dir(const std::string& config_path) {
 // The config a run was started with must still describe the same model, data and
 // optimizer; only the train section (steps, intervals) may change on resume. `location`
 // names the option that gave the checkpoint, `whose` the config it is compared with.
+// What may differ: the loop (steps, intervals), the device, and, when only evaluating,
+// the optimizer and its schedule, which do not change what a checkpoint's weights compute.
+enum class Purpose { resume, evaluate };
+
 void check_same_run(const Config& now, const std::string& saved_yaml, const std::string& where,
-                    const std::string& location, const std::string& whose) {
+                    const std::string& location, const std::string& whose, Purpose purpose = Purpose::resume) {
   Config saved = parse_config(saved_yaml, where);
   Config a = now, b = saved;
+  if (purpose == Purpose::evaluate) a.optim = b.optim = OptimConfig{};
   a.train = b.train = LoopConfig{};
   a.device = b.device = "";  // a run may continue on another device
   a.optim.schedule.total_steps = b.optim.schedule.total_steps = 0;
@@ -635,7 +640,8 @@ json evaluate_checkpoint(const std::string& config_path, const std::vector<std::
                          const std::string& checkpoint) {
   Config cfg = load_config(config_path, overrides);
   CheckpointState s = load_checkpoint(checkpoint);
-  check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config");
+  check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config",
+                 Purpose::evaluate);
   std::unique_ptr<Task> task = make_task(cfg, DType::f32);
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, DType::f32);
