@@ -145,6 +145,12 @@ TEST_CASE("resuming with a different model is refused", "[train]") {
   train_quietly(kToy, short_run({"train.steps=10", "optim.schedule.warmup_steps=2"}), out);
   CHECK_THROWS_WITH(train_quietly(kToy, short_run({"train.steps=20", "model.dim=16"}), out, out.string()),
                     Catch::Contains("differs from the run's saved config") && Catch::Contains("dim: 16"));
+  // Every differing key at once, with both values (before: only the first differing line).
+  CHECK_THROWS_WITH(
+      train_quietly(kToy, short_run({"train.steps=20", "optim.schedule.warmup_steps=2", "model.dim=16", "model.num_experts=2", "optim.lr=0.5"}), out,
+                    out.string()),
+      Catch::Contains("differs from the run's saved config in 3 keys: ") && Catch::Contains("model.dim: 16 here, ") &&
+          Catch::Contains("model.num_experts: 2 here, ") && Catch::Contains("optim.lr: 0.5 here, "));
   fs::remove_all(out);
 }
 

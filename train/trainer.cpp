@@ -5,9 +5,13 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <iostream>
 #include <optional>
 #include <sstream>
+
+#include <yaml-cpp/yaml.h>
 
 #include "autograd/autograd.h"
 #include "core/core.h"
@@ -174,6 +178,22 @@ std::string default_run_dir(const std::string& config_path) {
 // The config a run was started with must still describe the same model, data and
 // optimizer; only the train section (steps, intervals) may change on resume. `location`
 // names the option that gave the checkpoint, `whose` the config it is compared with.
+// Each leaf of a resolved config's YAML by key path ("optim.lr" -> "0.01"), lists inline.
+std::map<std::string, std::string> flatten_config_yaml(const std::string& yaml) {
+  std::map<std::string, std::string> out;
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& n, const std::string& path) {
+    if (n.IsMap()) {
+      for (const auto& kv : n) walk(kv.second, (path.empty() ? "" : path + ".") + kv.first.as<std::string>());
+      return;
+    }
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    out[path] = e.c_str();
+  };
+  walk(YAML::Load(yaml), "");
+  return out;
+}
+
 // What may differ: the loop (steps, intervals), the device, and, when only evaluating,
 // the optimizer and its schedule, which do not change what a checkpoint's weights compute.
 enum class Purpose { resume, evaluate };
@@ -188,12 +208,23 @@ void check_same_run(const Config& now, const std::string& saved_yaml, const std:
   a.optim.schedule.total_steps = b.optim.schedule.total_steps = 0;
   const std::string ya = to_yaml(a), yb = to_yaml(b);
   if (ya == yb) return;
-  std::istringstream sa(ya), sb(yb);
-  std::string la, lb;
-  while (std::getline(sa, la) && std::getline(sb, lb))
-    if (la != lb) break;
+  // Every differing key, so that one attempt shows all that must change.
+  const auto now_keys = flatten_config_yaml(ya), saved_keys = flatten_config_yaml(yb);
+  std::string diffs;
+  int count = 0;
+  auto differ = [&](const std::string& key, const std::string& here, const std::string& there) {
+    diffs += (count++ ? "; " : "") + key + ": " + here + " here, " + there + " there";
+  };
+  for (const auto& [key, value] : now_keys) {
+    auto it = saved_keys.find(key);
+    if (it == saved_keys.end()) differ(key, value, "unset");
+    else if (it->second != value) differ(key, value, it->second);
+  }
+  for (const auto& [key, value] : saved_keys)
+    if (!now_keys.count(key)) differ(key, "unset", value);
   throw ConfigFileError(location, "config",
-                        "differs from " + whose + ": now '" + la + "', " + "it has '" + lb + "'");
+                        "differs from " + whose + " in " + std::to_string(count) + (count == 1 ? " key: " : " keys: ") +
+                            diffs);
 }
 
 // How a run starts: where it writes and where its state comes from.
