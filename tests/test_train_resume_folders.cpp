@@ -8,6 +8,8 @@
 #include <set>
 
 #include "run_helpers.h"
+
+#include <nlohmann/json.hpp>
 #include "train/checkpoint.h"
 #include "train/config.h"
 #include "train/run_folder.h"
@@ -267,4 +269,31 @@ TEST_CASE("pruning never deletes the checkpoint it must keep, and removes checkp
   CHECK(removed == std::vector<std::string>{ckpt(run, 1), ckpt(run, 3)});
   CHECK(list_checkpoints(dir) == std::vector<std::string>{ckpt(run, 2), ckpt(run, 4)});
   fs::remove_all(run);
+}
+
+TEST_CASE("a run resumes with its own saved config when no config file is given; eval likewise", "[train]") {
+  fs::path run = fresh_dir("resume_own_config"), io = fresh_dir("resume_own_config_io");
+  // Trained with a --set that the config file does not have (the README's runs/lr01).
+  train_here(tiny_toy(2, {"optim.lr=0.01"}), run.string());
+  RunResult r = run_moegrad_capture({"train", "--resume", run.string(), "--set", "train.steps=3"}, io);
+  CHECK(r.status == 0);  // before: the config argument was required, and the file's lr differed
+  CHECK(fs::exists(ckpt(run, 3)));
+  CHECK_THAT(r.out, Catch::Contains("done: 3 steps"));
+  // The same continuation through a checkpoint of the run.
+  r = run_moegrad_capture({"train", "--resume", ckpt(run, 3), "--set", "train.steps=4"}, io);
+  CHECK(r.status == 0);
+  // eval without a config: the checkpoint's own, the same loss as with the matching config.
+  r = run_moegrad_capture({"eval", "--checkpoint", ckpt(run, 3)}, io);
+  REQUIRE(r.status == 0);
+  std::vector<std::string> with_config = {"eval", kToyConfig, "--checkpoint", ckpt(run, 3)};
+  for (const auto& o : tiny_toy(3, {"optim.lr=0.01"})) with_config.insert(with_config.end(), {"--set", o});
+  RunResult r2 = run_moegrad_capture(with_config, io);
+  REQUIRE(r2.status == 0);
+  CHECK(nlohmann::json::parse(r.out).at("loss") == nlohmann::json::parse(r2.out).at("loss"));
+  // Neither a config nor a run: said plainly.
+  r = run_moegrad_capture({"train", "--out", (io / "x").string()}, io);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("a YAML config file is needed"));
+  fs::remove_all(run);
+  fs::remove_all(io);
 }

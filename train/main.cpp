@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
 
   train::TrainArgs targs;
   CLI::App* train_cmd = app.add_subcommand("train", "train a model from a YAML config (schema: configs/README.md)");
-  train_cmd->add_option("config", targs.config_path, "YAML config")->required();
+  train_cmd->add_option("config", targs.config_path, "YAML config (with --resume of a run: its own by default)");
   train_cmd->add_option("--set", targs.overrides, "override a key: --set optim.lr=0.01 (repeatable)");
   train_cmd->add_option("--out", targs.out_dir, "output folder (default runs/<config>-<time>); must be new");
   train_cmd->add_option("--resume", targs.resume, "continue a run: its folder or one of its checkpoints");
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   std::string eval_config, eval_checkpoint;
   std::vector<std::string> eval_overrides;
   CLI::App* eval_cmd = app.add_subcommand("eval", "evaluate a checkpoint on the held-out data (prints JSON)");
-  eval_cmd->add_option("config", eval_config, "YAML config of the run")->required();
+  eval_cmd->add_option("config", eval_config, "YAML config of the run (default: the checkpoint's own)");
   eval_cmd->add_option("--checkpoint", eval_checkpoint, "checkpoint .safetensors")->required();
   eval_cmd->add_option("--set", eval_overrides, "override a key (as for train)");
   std::string eval_threads = "1";

@@ -361,6 +361,27 @@ std::string fmt_num(double v, int precision = 5) {
   return os.str();
 }
 
+// The config a run trains: the file given or, resuming a run (its folder or one of its
+// checkpoints) without one, the run's own saved config.yaml.
+std::string config_of(const TrainArgs& args) {
+  if (!args.config_path.empty()) return args.config_path;
+  if (args.resume.empty())
+    throw ConfigFileError("config", "config", "a YAML config file is needed (or --resume a run, which has its own)");
+  std::error_code ec;
+  fs::path run;
+  if (fs::is_directory(args.resume, ec)) {
+    const fs::path p = fs::path(args.resume).lexically_normal();
+    run = p.filename().empty() ? p.parent_path() : p;
+    if (run.filename() == "checkpoints" && !fs::exists(run / "config.yaml")) run = run.parent_path();
+  } else if (std::optional<std::string> owner = run_of_checkpoint(args.resume)) {
+    run = *owner;
+  }
+  if (run.empty() || !fs::exists(run / "config.yaml"))
+    throw ConfigFileError("--resume " + args.resume, "config",
+                          "not in a run folder with its config.yaml; give the config file too");
+  return (run / "config.yaml").string();
+}
+
 // Where a run writes, what it starts from, and the lock that keeps its folder.
 struct RunStart {
   Start how = Start::fresh;
@@ -448,9 +469,11 @@ bool already_done(const RunStart& r, const Config& cfg, std::ostream& log) {
 
 }  // namespace
 
-TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
+TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   // Installed first, so that a Ctrl-C during the setup is noticed too.
   InterruptGuard interrupt;
+  TrainArgs args = given;
+  args.config_path = config_of(given);
   // Everything that can be wrong with the configuration is found before anything is written.
   Config cfg = load_config(args.config_path, args.overrides);
   RunStart begin = plan_start(args, cfg);
@@ -566,7 +589,7 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
     const bool saving = done > saved_step;
     if (saving) save(done);
     progress.finish();
-    std::string how_to = "moegrad train " + args.config_path + " --resume " + run_dir;
+    std::string how_to = "moegrad train " + (given.config_path.empty() ? "" : given.config_path + " ") + "--resume " + run_dir;
     if (!args.overrides.empty()) how_to += " (with the same --set options)";
     std::string what = "interrupted by " + signal_name(sig) + " after step " + std::to_string(done) + " of " +
                        std::to_string(cfg.train.steps) + "; ";
@@ -669,10 +692,19 @@ TrainSummary run_training(const TrainArgs& args, std::ostream& log) {
 
 json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
                          const std::string& checkpoint) {
-  Config cfg = load_config(config_path, overrides);
   CheckpointState s = load_checkpoint(checkpoint);
-  check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config",
-                 Purpose::evaluate);
+  Config cfg;
+  if (config_path.empty()) {
+    // The checkpoint's own config, on the cpu unless --device (a later override) says else:
+    // where it was trained does not matter.
+    std::vector<std::string> o = {"device=cpu"};
+    o.insert(o.end(), overrides.begin(), overrides.end());
+    cfg = parse_config(s.config_yaml, checkpoint + " (embedded config)", o);
+  } else {
+    cfg = load_config(config_path, overrides);
+    check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config",
+                   Purpose::evaluate);
+  }
   std::unique_ptr<Task> task = make_task(cfg, DType::f32);
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, DType::f32);

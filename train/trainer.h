@@ -17,7 +17,7 @@ class NumericalError : public Error {
 };
 
 struct TrainArgs {
-  std::string config_path;
+  std::string config_path;  // empty with `resume` of a run: the run's own config.yaml
   std::vector<std::string> overrides;  // key.path=value
   std::string out_dir;                 // empty: runs/<config name>-<time>
   // A run folder (continued from its newest checkpoint that loads, or from step 0 when it
@@ -43,8 +43,9 @@ struct TrainSummary {
 // checkpoint of the last finished step saved), or Error.
 TrainSummary run_training(const TrainArgs& args, std::ostream& log);
 
-// Loads the model of `checkpoint` (built from the config) and evaluates it on the held-out
-// data: {"loss", "main_loss", ...} as the trainer's eval records.
+// Loads the model of `checkpoint` (built from the config, or with an empty config_path from
+// the checkpoint's own, on the cpu unless overridden) and evaluates it on the held-out data:
+// {"loss", "main_loss", ...} as the trainer's eval records.
 nlohmann::json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
                                    const std::string& checkpoint);
 
