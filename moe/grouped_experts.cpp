@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "autograd/autograd.h"
 #include "core/core.h"
@@ -17,11 +18,16 @@ struct ExpertWeights {
   Tensor w1, b1, mult_bias, w2, b2;  // mult_bias undefined without one
 };
 
-ExpertWeights weights_of(const Expert& e) {
-  const auto& in = static_cast<const nn::Linear&>(*(*e.net)[0]);
-  const auto& act = static_cast<const nn::GEGLU&>(*(*e.net)[1]);
-  const auto& out = static_cast<const nn::Linear&>(*(*e.net)[2]);
-  return {in.weight, in.bias, act.mult_bias, out.weight, out.bias};
+// The GEGLU feedforward's weights, or nothing when the expert's net is some other structure
+// (a user may have swapped it): then the experts run one by one, never misread.
+std::optional<ExpertWeights> weights_of(const Expert& e) {
+  if (!e.net || e.net->size() != 3) return std::nullopt;
+  const auto* in = dynamic_cast<const nn::Linear*>((*e.net)[0].get());
+  const auto* act = dynamic_cast<const nn::GEGLU*>((*e.net)[1].get());
+  const auto* out = dynamic_cast<const nn::Linear*>((*e.net)[2].get());
+  if (!in || !act || !out || !in->bias.defined() || !out->bias.defined()) return std::nullopt;
+  if (act->mult_bias.defined() != e.options.mult_bias) return std::nullopt;
+  return ExpertWeights{in->weight, in->bias, act->mult_bias, out->weight, out->bias};
 }
 
 // Experts dealt to threads, largest first onto the least loaded, so the threads finish
@@ -104,7 +110,7 @@ bool can_group_experts(const Experts& experts) {
   // The lanes are host threads sharing out CPU work; a GPU has one stream per device.
   if (experts.size() == 0 || !experts.named_parameters().front().second.device().is_cpu()) return false;
   for (size_t i = 0; i < experts.size(); ++i)
-    if (experts[i].options.prenorm) return false;
+    if (experts[i].options.prenorm || !weights_of(experts[i])) return false;
   return true;
 }
 
@@ -119,7 +125,9 @@ TensorList grouped_experts_forward(Experts& experts, const TensorList& inputs) {
     MOEGRAD_CHECK(inputs[i].dim() == 2 && inputs[i].size(1) == experts[i].options.dim,
                   "grouped_experts_forward: input ", i, " of shape ", inputs[i].shape(), " is not (rows, ",
                   experts[i].options.dim, ")");
-    const ExpertWeights w = weights_of(experts[i]);
+    MOEGRAD_CHECK(weights_of(experts[i]).has_value(), "grouped_experts_forward: expert ", i,
+                  " is not a GEGLU feedforward (check can_group_experts first)");
+    const ExpertWeights w = *weights_of(experts[i]);
     params.insert(params.end(), {w.w1, w.b1});
     if (mult_bias) params.push_back(w.mult_bias);
     params.insert(params.end(), {w.w2, w.b2});

@@ -8,6 +8,9 @@
 #include "core/threading.h"
 #include "moe/grouped_experts.h"
 #include "moe/moe.h"
+#include "nn/activation.h"
+#include "nn/container.h"
+#include "nn/linear.h"
 
 using namespace moegrad;
 using namespace moegrad::moe;
@@ -124,4 +127,22 @@ TEST_CASE("an MoE layer on two threads matches one thread", "[moe][threading]") 
     INFO("tensor " << i);
     CHECK(one[i] == two[i]);
   }
+}
+
+TEST_CASE("an expert whose net is not the GEGLU feedforward is never grouped (and never misread)", "[moe]") {
+  // Before: the grouped path cast net[1] to GEGLU unchecked, so a swapped net was misread.
+  ThreadsGuard restore;
+  set_num_threads(2);
+  Generator gen(5);
+  ExpertOptions opt{.dim = 6, .hidden_mult = 2.0};
+  Experts experts(3, opt, gen);
+  CHECK(can_group_experts(experts));
+  experts[1].net = std::make_shared<nn::Sequential>(std::vector<std::shared_ptr<nn::Layer>>{
+      std::make_shared<nn::Linear>(6, 8, true, gen), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::Linear>(8, 6, true, gen)});
+  CHECK_FALSE(can_group_experts(experts));
+  Tensor x = randn({4, 6}, gen);
+  const std::vector<double> direct = experts[1].forward(x).to_vector<double>();
+  CHECK(direct.size() == 24);
+  CHECK_THROWS_WITH(grouped_experts_forward(experts, {x, x, x}), Catch::Contains("is not a GEGLU feedforward"));
 }
