@@ -278,7 +278,9 @@ TEST_CASE("a run resumes with its own saved config when no config file is given;
   RunResult r = run_moegrad_capture({"train", "--resume", run.string(), "--set", "train.steps=3"}, io);
   CHECK(r.status == 0);  // before: the config argument was required, and the file's lr differed
   CHECK(fs::exists(ckpt(run, 3)));
-  CHECK_THAT(r.out, Catch::Contains("done: 3 steps"));
+  // The train loss (main + aux) and the eval's main loss, each labelled.
+  CHECK_THAT(r.out, Catch::Contains("done: 3 steps, final train loss ") && Catch::Contains(" (main ") &&
+                        Catch::Contains(", eval main loss "));
   // The same continuation through a checkpoint of the run.
   r = run_moegrad_capture({"train", "--resume", ckpt(run, 3), "--set", "train.steps=4"}, io);
   CHECK(r.status == 0);

@@ -58,8 +58,10 @@ int run_train(const train::TrainArgs& args) {
   std::signal(SIGPIPE, SIG_IGN);
   train::TrainSummary s = train::run_training(args, std::cout);
   if (s.nothing_to_do) return 0;
-  std::cout << "done: " << s.steps << " steps, final train loss " << s.final_train_loss;
-  if (s.final_eval.contains("loss")) std::cout << ", eval loss " << s.final_eval["loss"].get<double>();
+  // The train loss includes the aux losses, eval's is the main loss alone: both are labelled.
+  std::cout << "done: " << s.steps << " steps, final train loss " << s.final_train_loss << " (main "
+            << s.final_train_main_loss << ")";
+  if (s.final_eval.contains("loss")) std::cout << ", eval main loss " << s.final_eval["loss"].get<double>();
   if (s.final_eval.contains("specialisation"))
     std::cout << ", specialisation " << s.final_eval["specialisation"].get<double>();
   if (s.final_eval.contains("bits_per_char")) std::cout << ", bits/char " << s.final_eval["bits_per_char"].get<double>();

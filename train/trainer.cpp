@@ -630,6 +630,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     window_tokens += batch.tokens;
     const double loss_value = scalars.loss;
     summary.final_train_loss = loss_value;
+    summary.final_train_main_loss = scalars.main_loss;
     progress.step(done, loss_value, static_cast<double>(batch.tokens) / std::max(dt, 1e-9));
     if (done % cfg.train.log_interval == 0 || done == cfg.train.steps) {
       const double tok_s = static_cast<double>(window_tokens) / std::max(window_time, 1e-9);

@@ -31,7 +31,8 @@ struct TrainSummary {
   std::string run_dir;
   std::string config_file, metrics_jsonl, metrics_csv, checkpoint_dir, last_checkpoint;
   int64_t steps = 0;
-  double final_train_loss = 0;
+  double final_train_loss = 0;       // main + aux, what backward saw
+  double final_train_main_loss = 0;  // the main loss alone, what eval measures
   nlohmann::json final_eval;
   // The run was already at (or past) train.steps: nothing trained, nothing written.
   bool nothing_to_do = false;

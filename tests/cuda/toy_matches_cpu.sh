@@ -18,7 +18,7 @@ rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$cuda" | grep -q -e "no CUDA device found" -e "built without CUDA"; then exit 77; fi
 [ "$rc" -eq 0 ] || { printf 'cuda run failed (%s):\n%s\n' "$rc" "$cuda"; exit 1; }
 cpu=$(run cpu) || { printf 'cpu run failed:\n%s\n' "$cpu"; exit 1; }
-loss() { printf '%s\n' "$1" | sed -n 's/^done: .* final train loss \([^,]*\), eval loss \([^,]*\).*$/\1 \2/p'; }
+loss() { printf '%s\n' "$1" | sed -n 's/^done: .* final train loss \([^ ,]*\)[^,]*, eval main loss \([^,]*\).*$/\1 \2/p'; }
 printf 'cpu:  %s\ncuda: %s\n' "$(loss "$cpu")" "$(loss "$cuda")"
 printf '%s %s\n' "$(loss "$cpu")" "$(loss "$cuda")" | awk '
   function close_to(a, b) { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; return d <= 1e-4 * (1 + m) }

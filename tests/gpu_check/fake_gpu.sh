@@ -26,7 +26,7 @@ cat >"$work/moegrad" <<'EOF'
 # .nv_fatbin (gpu-check.sh looks for nvcc's device code section by name)
 case "$1" in
   parity) echo "24 of 24 fixtures passed (fake)";;
-  train) echo "done: 30 steps, final train loss 1.25, eval loss 1.5, 1s";;
+  train) echo "done: 30 steps, final train loss 1.25 (main 1.2), eval main loss 1.5, 1s";;
   bench)
     size=$(echo "$*" | sed -n 's/.*--size \([A-Z]*\).*/\1/p')
     [ "${FAKE_HANG:-}" = "moegrad_$size" ] && sleep 60
