@@ -6,8 +6,9 @@
 #                                                 xz, since static OpenBLAS (all its CPU
 #                                                 kernels) is 25 MB in each binary and both
 #                                                 would not travel raw (1.4 MB as xz)
-#   build-gpu/bundle/torch_toy_moe.py             copied from ../shared/bench/ when it exists
-#                                                 (TORCH_SCRIPT=PATH names another copy)
+#   build-gpu/bundle/torch_toy_moe.py             a copy of TORCH_SCRIPT=PATH, the PyTorch
+#                                                 version of the bench model, when given (it
+#                                                 is not part of the project)
 #   build-gpu/bundle/BUILD_INFO                   commit, build options, toolkit, libraries
 # then prints the bundle's size, what travels in all, and each binary's ldd. bench/README.md
 # ("On a GPU") says how the device tool runs the check with this folder carried.
@@ -43,11 +44,11 @@ for bin in moegrad cuda_conformance; do
   xz -6 -T0 -c "$stripped/$bin" >"$bundle/$bin.xz"
 done
 
-torch_script=${TORCH_SCRIPT:-../shared/bench/torch_toy_moe.py}
-if [ -f "$torch_script" ]; then
+torch_script=${TORCH_SCRIPT:-}
+if [ -n "$torch_script" ] && [ -f "$torch_script" ]; then
   cp "$torch_script" "$bundle/torch_toy_moe.py"
 else
-  echo "gpu-bundle: $torch_script not found: the check will run without the PyTorch side" >&2
+  echo "gpu-bundle: no TORCH_SCRIPT=PATH given (or not found): the check will run without the PyTorch side" >&2
 fi
 
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt"; }

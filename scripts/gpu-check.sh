@@ -229,7 +229,7 @@ fi
 
 # --- the bench, beside PyTorch -------------------------------------------------------------------
 if [ ! -f "$torch_script" ]; then
-  no_torch="no torch_toy_moe.py in $BUNDLE (gpu-bundle.sh copies ../shared/bench/torch_toy_moe.py)"
+  no_torch="no torch_toy_moe.py in $BUNDLE (gpu-bundle.sh copies the file TORCH_SCRIPT names)"
 elif ! command -v "$PYTHON" >/dev/null; then
   no_torch="no $PYTHON on this machine"
 else

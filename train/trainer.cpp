@@ -133,7 +133,8 @@ bool all_finite(const nn::NamedTensors& named, bool grads) {
       if (!all_finite(t)) return false;
       continue;
     }
-    Tensor s = core::sum(core::binary(BinaryOp::mul, core::to(t, DType::f64), core::scalar_like(0.0, core::to(t, DType::f64))));
+    const Tensor d = core::to(t, DType::f64);
+    Tensor s = core::sum(core::binary(BinaryOp::mul, d, core::scalar_like(0.0, d)));
     acc = acc.defined() ? core::binary(BinaryOp::add, acc, s) : s;
   }
   return !acc.defined() || acc.item<double>() == 0.0;

@@ -6,29 +6,14 @@
 #include "core/cpu/cpu_backend.h"
 #include "core/cpu/strided_loop.h"
 #include "core/creation.h"
+#include "core/gemm_layout.h"
 #include "core/threading.h"
 
 namespace moegrad::cpu {
 
 namespace {
 
-struct GemmOperand {
-  CBLAS_TRANSPOSE trans;
-  int64_t ld;
-};
-
-// How gemm can read a (rows, cols) matrix with strides (sr, sc), or nothing if it cannot.
-bool gemm_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, GemmOperand& g) {
-  if ((cols == 1 || sc == 1) && (rows == 1 || sr >= std::max<int64_t>(cols, 1))) {
-    g = {CblasNoTrans, rows == 1 ? std::max<int64_t>(cols, 1) : sr};
-    return true;
-  }
-  if ((rows == 1 || sr == 1) && (cols == 1 || sc >= std::max<int64_t>(rows, 1))) {
-    g = {CblasTrans, cols == 1 ? std::max<int64_t>(rows, 1) : sc};
-    return true;
-  }
-  return false;
-}
+CBLAS_TRANSPOSE op_of(const GemmOperand& g) { return g.trans ? CblasTrans : CblasNoTrans; }
 
 template <typename T>
 void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a,
@@ -83,7 +68,7 @@ void CpuBackend::matmul(const Tensor& a_in, const Tensor& b_in, const Tensor& ou
     T* op = base_ptr<T>(out);
     for_each_element<3>(batch, {&sa, &sb, &so}, {a.offset(), b.offset(), out.offset()},
                         [&](const Offsets<3>& o) {
-                          gemm<T>(ga.trans, gb.trans, m, n, k, ap + o[0], ga.ld, bp + o[1], gb.ld,
+                          gemm<T>(op_of(ga), op_of(gb), m, n, k, ap + o[0], ga.ld, bp + o[1], gb.ld,
                                   accumulate ? T(1) : T(0), op + o[2], std::max<int64_t>(n, 1));
                         });
   });

@@ -11,30 +11,11 @@
 #include "core/creation.h"
 #include "core/cuda/backend_impl.h"
 #include "core/cuda/check.h"
+#include "core/gemm_layout.h"
 
 namespace moegrad::cuda {
 
 namespace {
-
-// A row-major (rows, cols) matrix as gemm reads it: transposed or not, leading dimension.
-struct GemmOperand {
-  bool trans;
-  int64_t ld;
-};
-
-// The CPU backend's rule (core/cpu/matmul.cpp): how gemm can read a (rows, cols) matrix
-// with strides (sr, sc), or false if it cannot.
-bool gemm_layout(int64_t rows, int64_t cols, int64_t sr, int64_t sc, GemmOperand& g) {
-  if ((cols == 1 || sc == 1) && (rows == 1 || sr >= std::max<int64_t>(cols, 1))) {
-    g = {false, rows == 1 ? std::max<int64_t>(cols, 1) : sr};
-    return true;
-  }
-  if ((rows == 1 || sr == 1) && (cols == 1 || sc >= std::max<int64_t>(rows, 1))) {
-    g = {true, cols == 1 ? std::max<int64_t>(rows, 1) : sc};
-    return true;
-  }
-  return false;
-}
 
 int to_int(int64_t v, const char* what) {
   MOEGRAD_CHECK(v >= 0 && v <= INT_MAX, "matmul: ", what, " = ", v, " exceeds cuBLAS's int range");
