@@ -28,7 +28,7 @@ if(MOEGRAD_CUDA_EMU)
   # The .cu files are C++ here; they see cuda_emu.h instead of the CUDA headers, and the
   # build's own flags (-ffp-contract=off, -march=...), exactly as the CPU kernels do.
   set_source_files_properties(${CUDA_KERNEL_SOURCES} PROPERTIES LANGUAGE CXX COMPILE_OPTIONS "-x;c++")
-  target_sources(moegrad_core PRIVATE ${CUDA_KERNEL_SOURCES} ${CUDA_HOST_SOURCES} core/cuda/emu/runtime.cpp)
+  target_sources(moegrad_core PRIVATE ${CUDA_KERNEL_SOURCES} ${CUDA_HOST_SOURCES} core/cuda/emu/runtime.cpp core/cuda/emu/cooperative.cpp)
   target_compile_definitions(moegrad_core PUBLIC MOEGRAD_CUDA_EMU=1)
 elseif(MOEGRAD_CUDA)
   # sm_90 code plus compute_90 PTX; never "native", which fails on machines without a GPU.

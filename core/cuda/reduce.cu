@@ -1,6 +1,7 @@
 // Reductions over sets of axes, softmax, cumsum and topk, each with the CPU's arithmetic
 // in the CPU's order (core/cpu/reduce.cpp): one thread per output element or per line,
-// accumulating sequentially in double (int64 for integers). Where the CPU sums a
+// accumulating sequentially in double (int64 for integers); softmax and topk over short
+// lines (the expert axis) a warp per line, in the same order. Where the CPU sums a
 // contiguous tensor by fixed blocks of rows (kSumBlockRows), so does this, block sums
 // combined in block order, so float results are bitwise those of the CPU.
 #include <cmath>
@@ -192,6 +193,49 @@ __global__ void softmax_kernel(Layout<2> lines, int64_t n, int64_t xs, int64_t o
   }
 }
 
+// Rows up to kWarpRowMax long (the expert axis of routing, small vocabularies) take a warp
+// each: lane l holds elements l, l + 32, ... in registers.
+constexpr int kPerLane = 8;
+constexpr int64_t kWarpRowMax = kPerLane * kWarpSize;
+
+// softmax with a warp per row and the CPU's arithmetic: the CPU's running max never takes
+// a NaN, so the lanes' maxima combine in any order to the same value; the exps are summed
+// in the CPU's element order, every lane adding all n of them as they are broadcast.
+template <typename T>
+__global__ void softmax_warp_kernel(Layout<2> lines, int64_t n, int64_t xs, int64_t os, bool log, const T* x,
+                                    T* out) {
+  const int lane = lane_index();
+  for (int64_t e = warp_first(); e < lines.numel; e += warp_stride()) {
+    int64_t o[2];
+    offsets_at(lines, e, o);
+    const T* xr = x + o[0];
+    T* orow = out + o[1];
+    double v[kPerLane];
+    double m = -std::numeric_limits<double>::infinity();
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t i = lane + j * kWarpSize;
+      v[j] = i < n ? static_cast<double>(xr[i * xs]) : 0.0;
+      if (i < n) m = m < v[j] ? v[j] : m;
+    }
+    for (int d = kWarpSize / 2; d >= 1; d /= 2) {
+      const double other = __shfl_xor_sync(kFullWarp, m, d);
+      m = m < other ? other : m;
+    }
+    m = __shfl_sync(kFullWarp, m, 0);  // one value of a tie between -0.0 and 0.0 for every lane
+    double ex[kPerLane];
+    for (int j = 0; j < kPerLane; ++j) ex[j] = lane + j * kWarpSize < n ? std::exp(v[j] - m) : 0.0;
+    double s = 0;
+    for (int j = 0; j < kPerLane && j * kWarpSize < n; ++j)
+      for (int l = 0; l < kWarpSize && j * kWarpSize + l < n; ++l) s += __shfl_sync(kFullWarp, ex[j], l);
+    const double lse = log ? m + std::log(s) : 0.0;
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t i = lane + j * kWarpSize;
+      if (i >= n) continue;
+      orow[i * os] = log ? static_cast<T>(xr[i * xs] - lse) : static_cast<T>(ex[j] / s);
+    }
+  }
+}
+
 template <typename T>
 __global__ void cumsum_kernel(Layout<2> lines, int64_t n, int64_t xs, int64_t os, bool exclusive, const T* x, T* out) {
   for (int64_t e = grid_first(); e < lines.numel; e += grid_stride()) {
@@ -214,12 +258,16 @@ __global__ void cumsum_kernel(Layout<2> lines, int64_t n, int64_t xs, int64_t os
 // strict total order on indices, so the j-th pick is the best element after the (j-1)-th,
 // found in one pass; no scratch memory.
 template <typename T>
-__device__ inline bool topk_before(const T* xr, int64_t xs, int64_t a, int64_t b) {
-  const T va = xr[a * xs], vb = xr[b * xs];
+__device__ inline bool topk_before_value(T va, int64_t ia, T vb, int64_t ib) {
   const bool na = va != va, nb = vb != vb;
   if (na != nb) return na;
   if (!na && va != vb) return va > vb;
-  return a < b;
+  return ia < ib;
+}
+
+template <typename T>
+__device__ inline bool topk_before(const T* xr, int64_t xs, int64_t a, int64_t b) {
+  return topk_before_value(xr[a * xs], a, xr[b * xs], b);
 }
 
 template <typename T>
@@ -239,6 +287,53 @@ __global__ void topk_kernel(Layout<3> lines, int64_t n, int64_t k, int64_t xs, i
       values[o[1] + j * vs] = xr[best * xs];
       indices[o[2] + j * is] = best;
       prev = best;
+    }
+  }
+}
+
+// topk with a warp per row: each pick, every lane proposes its first element after the
+// previous pick in topk_before's order, and the warp keeps the first proposal. The order
+// is strict and total, so the pairwise combining gives the CPU's pick.
+template <typename T>
+__global__ void topk_warp_kernel(Layout<3> lines, int64_t n, int64_t k, int64_t xs, int64_t vs, int64_t is,
+                                 const T* x, T* values, int64_t* indices) {
+  const int lane = lane_index();
+  for (int64_t e = warp_first(); e < lines.numel; e += warp_stride()) {
+    int64_t o[3];
+    offsets_at(lines, e, o);
+    const T* xr = x + o[0];
+    T v[kPerLane];
+    for (int j = 0; j < kPerLane; ++j) {
+      const int64_t i = lane + j * kWarpSize;
+      v[j] = i < n ? xr[i * xs] : T(0);
+    }
+    T prev_v = T(0);
+    int64_t prev_i = -1;
+    for (int64_t pick = 0; pick < k; ++pick) {
+      T best_v = T(0);
+      int64_t best_i = -1;  // -1: no proposal
+      for (int j = 0; j < kPerLane; ++j) {
+        const int64_t i = lane + j * kWarpSize;
+        if (i >= n || (prev_i >= 0 && !topk_before_value(prev_v, prev_i, v[j], i))) continue;
+        if (best_i < 0 || topk_before_value(v[j], i, best_v, best_i)) {
+          best_v = v[j];
+          best_i = i;
+        }
+      }
+      for (int d = kWarpSize / 2; d >= 1; d /= 2) {
+        const T other_v = __shfl_xor_sync(kFullWarp, best_v, d);
+        const int64_t other_i = __shfl_xor_sync(kFullWarp, best_i, d);
+        if (other_i >= 0 && (best_i < 0 || topk_before_value(other_v, other_i, best_v, best_i))) {
+          best_v = other_v;
+          best_i = other_i;
+        }
+      }
+      if (lane == 0) {
+        values[o[1] + pick * vs] = best_v;
+        indices[o[2] + pick * is] = best_i;
+      }
+      prev_v = best_v;
+      prev_i = best_i;
     }
   }
 }
@@ -318,9 +413,14 @@ void CudaBackend::softmax(const Tensor& x, int64_t axis, bool log, const Tensor&
   ctx_.activate("softmax");
   const Layout<2> lines = make_layout<2>("softmax", line_shape(x, axis), {&x.strides(), &out.strides()},
                                          {x.offset(), out.offset()});
+  const int64_t n = x.shape()[axis];
   dispatch_float(x.dtype(), "softmax", [&]<typename T>() {
-    launch(ctx_, "softmax", lines.numel, softmax_kernel<T>, lines, x.shape()[axis], x.strides()[axis],
-           out.strides()[axis], log, base_ptr<T>(x), base_ptr<T>(out));
+    if (n <= kWarpRowMax)
+      launch_warps(ctx_, "softmax", lines.numel, softmax_warp_kernel<T>, lines, n, x.strides()[axis],
+                   out.strides()[axis], log, base_ptr<T>(x), base_ptr<T>(out));
+    else
+      launch(ctx_, "softmax", lines.numel, softmax_kernel<T>, lines, n, x.strides()[axis], out.strides()[axis], log,
+             base_ptr<T>(x), base_ptr<T>(out));
   });
 }
 
@@ -341,9 +441,14 @@ void CudaBackend::topk(const Tensor& x, int64_t k, int64_t axis, const Tensor& v
                      {x.offset(), values.offset(), indices.offset()});
   dispatch_numeric(x.dtype(), "topk", [&]<typename T>() {
     if (k == 0) return;
-    launch(ctx_, "topk", lines.numel, topk_kernel<T>, lines, x.shape()[axis], k, x.strides()[axis],
-           values.strides()[axis], indices.strides()[axis], base_ptr<T>(x), base_ptr<T>(values),
-           base_ptr<int64_t>(indices));
+    const int64_t n = x.shape()[axis];
+    if (n <= kWarpRowMax)
+      launch_warps(ctx_, "topk", lines.numel, topk_warp_kernel<T>, lines, n, k, x.strides()[axis],
+                   values.strides()[axis], indices.strides()[axis], base_ptr<T>(x), base_ptr<T>(values),
+                   base_ptr<int64_t>(indices));
+    else
+      launch(ctx_, "topk", lines.numel, topk_kernel<T>, lines, n, k, x.strides()[axis], values.strides()[axis],
+             indices.strides()[axis], base_ptr<T>(x), base_ptr<T>(values), base_ptr<int64_t>(indices));
   });
 }
 

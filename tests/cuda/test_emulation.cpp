@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "core/cuda/api.h"
 
@@ -19,6 +20,25 @@ struct DeviceBuffer {
 };
 
 void noop_kernel() {}
+
+// Each lane: its xor-16 partner's value, then lane 3's, then a butterfly sum of the warp.
+void shuffle_kernel(const int64_t* in, int64_t* partner, int64_t* from3, int64_t* sum) {
+  const unsigned t = blockIdx.x * blockDim.x + threadIdx.x;
+  const int64_t v = in[t];
+  partner[t] = __shfl_xor_sync(0xffffffffu, v, 16);
+  from3[t] = __shfl_sync(0xffffffffu, v, 3);
+  int64_t s = v;
+  for (int d = 16; d >= 1; d /= 2) s += __shfl_xor_sync(0xffffffffu, s, d);
+  sum[t] = s;
+}
+
+// Lane 5 of each warp leaves before the shuffle the others wait at.
+void divergent_kernel(int64_t* out) {
+  if (threadIdx.x % 32 == 5) return;
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, int64_t{1}, 1);
+}
+
+void half_mask_kernel(int64_t* out) { out[threadIdx.x] = __shfl_sync(0x0000ffffu, int64_t{1}, 0); }
 
 }  // namespace
 
@@ -61,6 +81,32 @@ TEST_CASE("emulated runtime refuses copies in the wrong direction", "[cuda][emul
   CHECK(cudaMemcpyAsync(host, d.p, 64, cudaMemcpyHostToDevice, nullptr) == cudaErrorInvalidValue);
   CHECK(cudaMemcpyAsync(host, d.p, 65, cudaMemcpyDeviceToHost, nullptr) == cudaErrorInvalidValue);
   (void)cudaGetLastError();
+}
+
+TEST_CASE("emulated warps shuffle as a GPU's do, and divergence at a shuffle is reported", "[cuda][emulation]") {
+  using moegrad::cuda::emu::launch_cooperative;
+  const unsigned blocks = 3, threads = 64, n = blocks * threads;
+  std::vector<int64_t> in(n), partner(n), from3(n), sum(n);
+  for (unsigned i = 0; i < n; ++i) in[i] = 1000 + 7 * i;
+  launch_cooperative(dim3(blocks), dim3(threads), shuffle_kernel, in.data(), partner.data(), from3.data(), sum.data());
+  for (unsigned t = 0; t < n; ++t) {
+    const unsigned warp0 = t / 32 * 32, lane = t % 32;
+    INFO("thread " << t);
+    CHECK(partner[t] == in[warp0 + (lane ^ 16)]);
+    CHECK(from3[t] == in[warp0 + 3]);
+    int64_t expect = 0;
+    for (unsigned l = 0; l < 32; ++l) expect += in[warp0 + l];
+    CHECK(sum[t] == expect);
+  }
+  std::vector<int64_t> out(64);
+  CHECK_THROWS_WITH(launch_cooperative(dim3(1), dim3(64), divergent_kernel, out.data()),
+                    Catch::Contains("wait at a shuffle"));
+  CHECK_THROWS_WITH(launch_cooperative(dim3(1), dim3(48), noop_kernel), Catch::Contains("whole warps"));
+  CHECK_THROWS_WITH(launch_cooperative(dim3(1), dim3(32), half_mask_kernel, out.data()),
+                    Catch::Contains("whole warps"));
+  // A shuffle in a kernel launched a thread at a time would hang on a GPU's semantics.
+  CHECK_THROWS_WITH(moegrad::cuda::emu::launch(dim3(1), dim3(32), half_mask_kernel, out.data()),
+                    Catch::Contains("outside a cooperative launch"));
 }
 
 TEST_CASE("emulated launch refuses configurations a GPU refuses", "[cuda][emulation]") {

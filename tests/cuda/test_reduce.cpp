@@ -146,4 +146,28 @@ TEST_CASE("topk: numeric dtypes, ties to the lower index, NaN first", "[cuda][to
           }
 }
 
+// Lines of up to 256 elements take a warp each, longer ones a thread each: both sides of
+// that limit, along a contiguous and a strided axis.
+TEST_CASE("softmax and topk: lines at and past the warp-per-line limit", "[cuda][softmax][topk]") {
+  for (DType t : float_dtypes())
+    for (int64_t n : {int64_t{1}, int64_t{32}, int64_t{255}, int64_t{256}, int64_t{257}, int64_t{300}})
+      for (const auto& [name, view] : {std::pair<const char*, View>{"contiguous", contiguous({3, n})},
+                                       std::pair<const char*, View>{"transposed", transposed({3, n})}})
+        for (Values values : {Values::normal, Values::special}) {
+          const std::string where = std::string(dtype_name(t)) + " " + name + " n " + std::to_string(n);
+          Case s("softmax " + where);
+          const int x = s.input(t, view, values);
+          const int out = s.output(t, contiguous({3, n}));
+          s.run([&](Backend& b, const std::vector<Tensor>& ts) { b.softmax(ts[x], 1, false, ts[out]); },
+                transcendental());
+          for (int64_t k : {int64_t{1}, std::min<int64_t>(n, 3)}) {
+            Case c("topk " + where + " k " + std::to_string(k));
+            const int tx = c.input(t, view, values);
+            const int vals = c.output(t, contiguous({3, k}));
+            const int idx = c.output(DType::i64, contiguous({3, k}));
+            c.run([&](Backend& b, const std::vector<Tensor>& ts) { b.topk(ts[tx], k, 1, ts[vals], ts[idx]); });
+          }
+        }
+}
+
 }  // namespace moegrad::cuda_test

@@ -5,8 +5,9 @@
 // pointer-array batched gemm in cuBLAS's column-major semantics). The cuBLAS stand-ins
 // check cuBLAS's own argument rules and throw when one is broken, so a bad leading
 // dimension, stride or transpose fails here as it would on a GPU. Kernels run one block
-// and one thread at a time, in order: memory-model and race bugs are not caught, and no
-// figure measured here says anything about a GPU.
+// and one thread at a time, in order; those whose lanes shuffle run each block's threads
+// as fibers that meet at every shuffle (cooperative.cpp). Memory-model and race bugs are
+// not caught, and no figure measured here says anything about a GPU.
 #include <cstddef>
 #include <cstdint>
 
@@ -115,7 +116,39 @@ void launch(dim3 grid, dim3 block, void (*kernel)(Params...), Args... args) {
   }
 }
 
+// A launch whose kernel uses warp shuffles: every thread of a block runs as a fiber on
+// the calling thread, switching only where a lane must wait for the rest of its warp, so
+// lanes exchange values as a warp's do. A lane that exits or diverges while the others of
+// its warp wait at a shuffle (undefined on a GPU) is reported, not left hanging. Blocks of
+// whole warps only.
+void run_cooperative(dim3 grid, dim3 block, void (*body)(void*), void* closure);
+
+template <typename... Params, typename... Args>
+void launch_cooperative(dim3 grid, dim3 block, void (*kernel)(Params...), Args... args) {
+  check_launch_config(grid, block);
+  auto call = [&]() { kernel(args...); };
+  run_cooperative(grid, block, [](void* c) { (*static_cast<decltype(call)*>(c))(); }, &call);
+}
+
+// This lane's `bytes` at `mine` sent to its warp; fills `theirs` with lane `src`'s. Throws
+// outside a cooperative launch and for a mask other than the full warp.
+void warp_exchange(unsigned mask, const void* mine, void* theirs, size_t bytes, unsigned src);
+
 // Whether [p, p + nbytes) lies inside one live emulated device allocation.
 bool is_device_range(const void* p, size_t nbytes);
 
 }  // namespace moegrad::cuda::emu
+
+// ---- warp shuffles (width 32) --------------------------------------------------------------
+template <typename T>
+T __shfl_sync(unsigned mask, T value, int src_lane) {
+  T out;
+  moegrad::cuda::emu::warp_exchange(mask, &value, &out, sizeof(T), static_cast<unsigned>(src_lane) & 31u);
+  return out;
+}
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
+  T out;
+  moegrad::cuda::emu::warp_exchange(mask, &value, &out, sizeof(T), (threadIdx.x ^ static_cast<unsigned>(lane_mask)) & 31u);
+  return out;
+}
