@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # ccache keys on paths relative to the checkout, so clones share one cache.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps configure build train test demo clean test-asan fuzz bench
+.PHONY: all deps configure build train test demo clean test-asan fuzz bench install
 
 all: build
 
@@ -26,6 +26,11 @@ train: build
 
 demo: build
 	$(BUILD_DIR)/moegrad demo
+
+# Headers (include/moegrad/), libraries, the moegrad binary and the CMake package, into PREFIX.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # Then the CUDA kernels on the emulated device (test-cuda-emu): checked here without a GPU.
 test: build

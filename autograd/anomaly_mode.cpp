@@ -1,8 +1,8 @@
-#include "autograd/anomaly_mode.h"
+#include "moegrad/autograd/anomaly_mode.h"
 
 #include <cmath>
 
-#include "core/core.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

@@ -5,8 +5,8 @@
 // one pass over every result, so it is for debugging, off by default.
 #include <string>
 
-#include "core/error.h"
-#include "core/tensor.h"
+#include "moegrad/core/error.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

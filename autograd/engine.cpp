@@ -3,10 +3,10 @@
 // that deep graphs (long unrolled loops) cannot overflow the call stack.
 #include <unordered_map>
 
-#include "autograd/anomaly_mode.h"
-#include "autograd/autograd_meta.h"
-#include "autograd/tensor_grad.h"
-#include "core/core.h"
+#include "moegrad/autograd/anomaly_mode.h"
+#include "moegrad/autograd/autograd_meta.h"
+#include "moegrad/autograd/tensor_grad.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

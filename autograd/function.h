@@ -27,12 +27,12 @@
 #include <type_traits>
 #include <utility>
 
-#include "autograd/anomaly_mode.h"
-#include "autograd/autograd_meta.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "autograd/tensor_grad.h"
-#include "core/views.h"
+#include "moegrad/autograd/anomaly_mode.h"
+#include "moegrad/autograd/autograd_meta.h"
+#include "moegrad/autograd/grad_mode.h"
+#include "moegrad/autograd/node.h"
+#include "moegrad/autograd/tensor_grad.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad {
 

@@ -1,4 +1,4 @@
-#include "autograd/grad_mode.h"
+#include "moegrad/autograd/grad_mode.h"
 
 namespace moegrad {
 

@@ -1,13 +1,13 @@
-#include "autograd/gradcheck.h"
+#include "moegrad/autograd/gradcheck.h"
 
 #include <cmath>
 #include <limits>
 #include <sstream>
 
-#include "autograd/ops/elementwise.h"
-#include "autograd/ops/reduction.h"
-#include "autograd/tensor_grad.h"
-#include "core/core.h"
+#include "moegrad/autograd/ops/elementwise.h"
+#include "moegrad/autograd/ops/reduction.h"
+#include "moegrad/autograd/tensor_grad.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

@@ -6,7 +6,7 @@
 #include <ostream>
 #include <string>
 
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

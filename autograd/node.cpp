@@ -1,4 +1,4 @@
-#include "autograd/node.h"
+#include "moegrad/autograd/node.h"
 
 namespace moegrad {
 

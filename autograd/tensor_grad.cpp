@@ -1,7 +1,7 @@
-#include "autograd/tensor_grad.h"
+#include "moegrad/autograd/tensor_grad.h"
 
-#include "autograd/autograd_meta.h"
-#include "core/views.h"
+#include "moegrad/autograd/autograd_meta.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad {
 

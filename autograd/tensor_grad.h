@@ -1,8 +1,8 @@
 #pragma once
 // The user-facing gradient API on tensors (torch names where they exist).
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "core/tensor.h"
+#include "moegrad/autograd/grad_mode.h"
+#include "moegrad/autograd/node.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -22,7 +22,7 @@ option(MOEGRAD_CUDA "build the CUDA backend with nvcc" ${MOEGRAD_CUDA_DEFAULT})
 
 file(GLOB CUDA_KERNEL_SOURCES CONFIGURE_DEPENDS core/cuda/*.cu)
 file(GLOB CUDA_HOST_SOURCES CONFIGURE_DEPENDS core/cuda/*.cpp)
-list(REMOVE_ITEM CUDA_HOST_SOURCES ${CMAKE_SOURCE_DIR}/core/cuda/unavailable.cpp)
+list(REMOVE_ITEM CUDA_HOST_SOURCES ${PROJECT_SOURCE_DIR}/core/cuda/unavailable.cpp)
 
 if(MOEGRAD_CUDA_EMU)
   # The .cu files are C++ here; they see cuda_emu.h instead of the CUDA headers, and the
@@ -48,10 +48,10 @@ elseif(MOEGRAD_CUDA)
   endif()
   add_library(moegrad_cuda OBJECT ${CUDA_KERNEL_SOURCES} ${CUDA_HOST_SOURCES})
   set_target_properties(moegrad_cuda PROPERTIES CUDA_STANDARD 20 CUDA_STANDARD_REQUIRED ON)
-  # The directory's options above are g++ options; nvcc gets them for C++ sources only.
-  get_property(MOEGRAD_DIR_OPTIONS DIRECTORY PROPERTY COMPILE_OPTIONS)
+  target_compile_features(moegrad_cuda PRIVATE cxx_std_20)
+  # MOEGRAD_COMPILE_OPTIONS are g++ options; nvcc gets them for C++ sources only.
   set(MOEGRAD_CUDA_TARGET_OPTIONS "")
-  foreach(opt IN LISTS MOEGRAD_DIR_OPTIONS)
+  foreach(opt IN LISTS MOEGRAD_COMPILE_OPTIONS)
     list(APPEND MOEGRAD_CUDA_TARGET_OPTIONS "$<$<COMPILE_LANGUAGE:CXX>:${opt}>")
   endforeach()
   # --fmad=false: no contraction into FMAs, as the CPU's -ffp-contract=off; IEEE division
@@ -59,7 +59,7 @@ elseif(MOEGRAD_CUDA)
   list(APPEND MOEGRAD_CUDA_TARGET_OPTIONS
        "$<$<COMPILE_LANGUAGE:CUDA>:--fmad=false;--expt-relaxed-constexpr;-Werror=all-warnings;-Xcompiler=-Wall,-Wextra,-ffp-contract=off>")
   set_property(TARGET moegrad_cuda PROPERTY COMPILE_OPTIONS ${MOEGRAD_CUDA_TARGET_OPTIONS})
-  target_include_directories(moegrad_cuda PRIVATE ${CMAKE_SOURCE_DIR})
+  target_include_directories(moegrad_cuda PRIVATE ${PROJECT_BINARY_DIR}/include)
   # A portable build (cmake/Portable.cmake) takes the static CUDA runtime; cuBLAS stays a
   # shared library, the device machine's own.
   set(MOEGRAD_CUDART CUDA::cudart)

@@ -8,7 +8,7 @@
 # The device machine's CPU is not this one: x86-64-v3 (AVX2, FMA, BMI2), which every x86
 # server CPU of the H100/H200 generation has. -ffp-contract=off still holds, so results are
 # bit-identical to a native build.
-add_compile_options(-march=x86-64-v3)
+list(APPEND MOEGRAD_COMPILE_OPTIONS -march=x86-64-v3)
 add_link_options(-static-libstdc++ -static-libgcc)
 
 function(moegrad_static_library var name)
@@ -47,5 +47,5 @@ set(MOEGRAD_YAML_CPP moegrad_yaml_cpp_static)
 set(MOEGRAD_FMT fmt::fmt-header-only)
 # Compiled into each executable that travels: a definition in an archive would come too late
 # for libstdc++.a, which the link searches last.
-set(MOEGRAD_PORTABLE_SOURCES ${CMAKE_SOURCE_DIR}/cmake/portable_glibc.cpp)
+set(MOEGRAD_PORTABLE_SOURCES ${PROJECT_SOURCE_DIR}/cmake/portable_glibc.cpp)
 message(STATUS "MOEGRAD_PORTABLE: static ${MOEGRAD_OPENBLAS_STATIC}, ${MOEGRAD_YAML_CPP_STATIC}; fmt header-only")

@@ -1,4 +1,4 @@
-#include "core/backend.h"
+#include "moegrad/core/backend.h"
 
 #include <atomic>
 

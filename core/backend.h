@@ -9,9 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/device.h"
-#include "core/shape.h"
-#include "core/tensor.h"
+#include "moegrad/core/device.h"
+#include "moegrad/core/shape.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

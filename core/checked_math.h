@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad {
 

@@ -1,10 +1,10 @@
-#include "core/creation.h"
+#include "moegrad/core/creation.h"
 
 #include <cmath>
 #include <new>
 
-#include "core/checked_math.h"
-#include "core/memory_budget.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/core/memory_budget.h"
 
 namespace moegrad {
 

@@ -4,8 +4,8 @@
 #include <initializer_list>
 #include <vector>
 
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,10 +1,10 @@
-#include "core/device.h"
+#include "moegrad/core/device.h"
 
 #include <charconv>
 
-#include "core/backend.h"
-#include "core/cuda/cuda_backend.h"
-#include "core/error.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/cuda/cuda_backend.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad {
 

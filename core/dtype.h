@@ -2,7 +2,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad {
 

@@ -1,10 +1,10 @@
-#include "core/elementwise.h"
+#include "moegrad/core/elementwise.h"
 
 #include <cmath>
 #include <vector>
 
-#include "core/creation.h"
-#include "core/views.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

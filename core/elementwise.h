@@ -2,8 +2,8 @@
 // Elementwise ops with NumPy broadcasting. Operands must share a dtype (no silent
 // promotion: a float32/float64 mix is a bug worth an error); a double scalar takes the
 // tensor's dtype. Comparisons return bool.
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::core {
 

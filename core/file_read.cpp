@@ -1,4 +1,4 @@
-#include "core/file_read.h"
+#include "moegrad/core/file_read.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/memory_budget.h"
+#include "moegrad/core/error.h"
+#include "moegrad/core/memory_budget.h"
 
 namespace moegrad {
 

@@ -1,8 +1,8 @@
-#include "core/fused.h"
+#include "moegrad/core/fused.h"
 
-#include "core/creation.h"
-#include "core/elementwise.h"
-#include "core/views.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/elementwise.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

@@ -2,8 +2,8 @@
 // Front-ends of the backend's fused kernels: shape checks, contiguity, allocation.
 #include <utility>
 
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::core {
 

@@ -1,11 +1,11 @@
-#include "core/generator.h"
+#include "moegrad/core/generator.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
 
-#include "core/creation.h"
+#include "moegrad/core/creation.h"
 
 namespace moegrad {
 

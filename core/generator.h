@@ -8,8 +8,8 @@
 #include <array>
 #include <cstdint>
 
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,11 +1,11 @@
-#include "core/indexing.h"
+#include "moegrad/core/indexing.h"
 
-#include "core/backend.h"
-#include "core/checked_math.h"
-#include "core/creation.h"
-#include "core/elementwise.h"
-#include "core/reduction.h"
-#include "core/views.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/elementwise.h"
+#include "moegrad/core/reduction.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

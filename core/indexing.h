@@ -1,7 +1,7 @@
 #pragma once
 // Index-driven ops. Indices are int64 and bounds-checked; an index out of range names
 // the op, the bad value and the valid range.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 // Whether an index op checks its indices against the bound. Checking reads the smallest

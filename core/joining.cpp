@@ -1,9 +1,9 @@
-#include "core/joining.h"
+#include "moegrad/core/joining.h"
 
-#include "core/backend.h"
-#include "core/checked_math.h"
-#include "core/creation.h"
-#include "core/views.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

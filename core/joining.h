@@ -1,6 +1,6 @@
 #pragma once
 // Joining and splitting along one axis. split/chunk return views.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::core {
 

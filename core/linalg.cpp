@@ -1,8 +1,8 @@
-#include "core/linalg.h"
+#include "moegrad/core/linalg.h"
 
-#include "core/backend.h"
-#include "core/creation.h"
-#include "core/views.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

@@ -1,4 +1,4 @@
-#include "core/memory_budget.h"
+#include "moegrad/core/memory_budget.h"
 
 #include <sys/resource.h>
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad {
 

@@ -1,9 +1,9 @@
-#include "core/reduction.h"
+#include "moegrad/core/reduction.h"
 
-#include "core/backend.h"
-#include "core/creation.h"
-#include "core/elementwise.h"
-#include "core/views.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/elementwise.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::core {
 

@@ -2,7 +2,7 @@
 // Reductions over any set of axes (empty = all), and the along-one-axis ops.
 #include <utility>
 
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::core {
 

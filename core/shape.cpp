@@ -1,8 +1,8 @@
-#include "core/shape.h"
+#include "moegrad/core/shape.h"
 
 #include <algorithm>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad {
 

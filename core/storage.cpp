@@ -1,6 +1,6 @@
-#include "core/storage.h"
+#include "moegrad/core/storage.h"
 
-#include "core/backend.h"
+#include "moegrad/core/backend.h"
 
 namespace moegrad {
 

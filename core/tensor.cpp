@@ -1,10 +1,10 @@
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 #include <cmath>
 #include <iomanip>
 
-#include "core/backend.h"
-#include "core/creation.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/creation.h"
 
 namespace moegrad {
 

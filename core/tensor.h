@@ -11,10 +11,10 @@
 #include <ostream>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "core/shape.h"
-#include "core/storage.h"
+#include "moegrad/core/device.h"
+#include "moegrad/core/dtype.h"
+#include "moegrad/core/shape.h"
+#include "moegrad/core/storage.h"
 
 namespace moegrad {
 

@@ -1,11 +1,11 @@
-#include "core/views.h"
+#include "moegrad/core/views.h"
 
 #include <algorithm>
 
-#include "core/checked_math.h"
+#include "moegrad/core/checked_math.h"
 
-#include "core/backend.h"
-#include "core/creation.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/creation.h"
 
 namespace moegrad::core {
 

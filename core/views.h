@@ -2,7 +2,7 @@
 // Views: new shape/strides/offset over the same storage, never a copy (except
 // reshape of a tensor whose strides cannot express the new shape, and contiguous()).
 // These raw versions record no gradient; moegrad::reshape etc. in autograd/ do.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::core {
 

@@ -1,10 +1,10 @@
-#include "moe/coor_descent.h"
+#include "moegrad/moe/coor_descent.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::moe {
 

@@ -3,7 +3,7 @@
 // a soft k-hot mask whose every iteration stays in the autograd graph.
 #include <optional>
 
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::moe {
 

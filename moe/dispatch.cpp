@@ -1,8 +1,8 @@
-#include "moe/dispatch.h"
+#include "moegrad/moe/dispatch.h"
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/grouped_experts.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/grouped_experts.h"
 
 namespace moegrad::moe {
 

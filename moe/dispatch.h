@@ -5,9 +5,9 @@
 // cost linear in the number of tokens).
 #include <string>
 
-#include "moe/expert.h"
-#include "moe/phase_times.h"
-#include "moe/top_n_gating.h"
+#include "moegrad/moe/expert.h"
+#include "moegrad/moe/phase_times.h"
+#include "moegrad/moe/top_n_gating.h"
 
 namespace moegrad::moe {
 

@@ -1,13 +1,13 @@
-#include "moe/expert.h"
+#include "moegrad/moe/expert.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/checked_math.h"
-#include "nn/geglu.h"
-#include "nn/init.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/nn/geglu.h"
+#include "moegrad/nn/init.h"
+#include "moegrad/nn/linear.h"
+#include "moegrad/nn/normalization.h"
 
 namespace moegrad::moe {
 

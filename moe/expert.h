@@ -2,8 +2,8 @@
 // The feedforward experts of st-moe-pytorch.
 #include <memory>
 
-#include "core/generator.h"
-#include "nn/container.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/container.h"
 
 namespace moegrad::moe {
 

@@ -1,14 +1,14 @@
-#include "moe/grouped_experts.h"
+#include "moegrad/moe/grouped_experts.h"
 
 #include <algorithm>
 #include <numeric>
 #include <optional>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/threading.h"
-#include "nn/geglu.h"
-#include "nn/linear.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/threading.h"
+#include "moegrad/nn/geglu.h"
+#include "moegrad/nn/linear.h"
 
 namespace moegrad::moe {
 

@@ -7,7 +7,7 @@
 // (Linear -> GEGLU -> Linear) on its own rows on one thread. (OpenBLAS's own results
 // differ in the last bits between 1 and 2 threads, so grouping also makes the experts'
 // results independent of the thread count.)
-#include "moe/expert.h"
+#include "moegrad/moe/expert.h"
 
 namespace moegrad::moe {
 

@@ -1,9 +1,9 @@
-#include "moe/moe.h"
+#include "moegrad/moe/moe.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::moe {
 

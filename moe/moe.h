@@ -3,11 +3,11 @@
 #include <memory>
 #include <optional>
 
-#include "moe/dispatch.h"
-#include "moe/expert.h"
-#include "moe/moe_router.h"
-#include "moe/top_n_gating.h"
-#include "nn/normalization.h"
+#include "moegrad/moe/dispatch.h"
+#include "moegrad/moe/expert.h"
+#include "moegrad/moe/moe_router.h"
+#include "moegrad/moe/top_n_gating.h"
+#include "moegrad/nn/normalization.h"
 
 namespace moegrad::moe {
 

@@ -1,11 +1,11 @@
-#include "moe/moe_router.h"
+#include "moegrad/moe/moe_router.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "nn/activation.h"
-#include "nn/linear.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/activation.h"
+#include "moegrad/nn/linear.h"
 
 namespace moegrad::moe {
 

@@ -6,8 +6,8 @@
 #include <variant>
 #include <vector>
 
-#include "core/generator.h"
-#include "nn/container.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/container.h"
 
 namespace moegrad::moe {
 

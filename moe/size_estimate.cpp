@@ -1,4 +1,4 @@
-#include "moe/size_estimate.h"
+#include "moegrad/moe/size_estimate.h"
 
 #include <algorithm>
 #include <cmath>

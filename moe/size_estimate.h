@@ -4,9 +4,9 @@
 // fixtures). Computed in double, so no size within the options' ranges can overflow.
 // Parameter counts are exact (tests compare them with built modules); activation counts err
 // high.
-#include "moe/expert.h"
-#include "moe/moe.h"
-#include "moe/moe_router.h"
+#include "moegrad/moe/expert.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/moe/moe_router.h"
 
 namespace moegrad::moe {
 

@@ -1,13 +1,13 @@
-#include "moe/top_n_gating.h"
+#include "moegrad/moe/top_n_gating.h"
 
 #include <cmath>
 #include <limits>
 
-#include "autograd/autograd.h"
-#include "core/checked_math.h"
-#include "core/core.h"
-#include "moe/coor_descent.h"
-#include "moe/moe_router.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/coor_descent.h"
+#include "moegrad/moe/moe_router.h"
 
 namespace moegrad::moe {
 

@@ -10,8 +10,8 @@
 #include <variant>
 #include <vector>
 
-#include "core/generator.h"
-#include "nn/linear.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/linear.h"
 
 namespace moegrad::moe {
 

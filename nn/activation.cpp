@@ -1,6 +1,6 @@
-#include "nn/activation.h"
+#include "moegrad/nn/activation.h"
 
-#include "autograd/autograd.h"
+#include "moegrad/autograd/autograd.h"
 
 namespace moegrad::nn {
 

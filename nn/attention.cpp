@@ -1,10 +1,10 @@
-#include "nn/attention.h"
+#include "moegrad/nn/attention.h"
 
 #include <cmath>
 #include <limits>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

@@ -1,7 +1,7 @@
 #pragma once
-#include "core/generator.h"
-#include "nn/linear.h"
-#include "nn/module.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/linear.h"
+#include "moegrad/nn/module.h"
 
 namespace moegrad::nn {
 

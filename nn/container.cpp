@@ -1,4 +1,4 @@
-#include "nn/container.h"
+#include "moegrad/nn/container.h"
 
 namespace moegrad::nn {
 

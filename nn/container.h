@@ -2,7 +2,7 @@
 #include <memory>
 #include <vector>
 
-#include "nn/module.h"
+#include "moegrad/nn/module.h"
 
 namespace moegrad::nn {
 

@@ -1,7 +1,7 @@
-#include "nn/dropout.h"
+#include "moegrad/nn/dropout.h"
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

@@ -1,6 +1,6 @@
 #pragma once
-#include "core/generator.h"
-#include "nn/module.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/module.h"
 
 namespace moegrad::nn {
 

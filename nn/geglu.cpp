@@ -1,6 +1,6 @@
-#include "nn/geglu.h"
+#include "moegrad/nn/geglu.h"
 
-#include "autograd/autograd.h"
+#include "moegrad/autograd/autograd.h"
 
 namespace moegrad::nn {
 

@@ -1,5 +1,5 @@
 #pragma once
-#include "nn/module.h"
+#include "moegrad/nn/module.h"
 
 namespace moegrad::nn {
 

@@ -1,9 +1,9 @@
-#include "nn/init.h"
+#include "moegrad/nn/init.h"
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "core/core.h"
+#include "moegrad/autograd/grad_mode.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn::init {
 

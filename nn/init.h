@@ -1,7 +1,7 @@
 #pragma once
 // In-place initialisers with torch.nn.init's formulas, drawing from an explicit Generator.
-#include "core/generator.h"
-#include "core/tensor.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::nn::init {
 

@@ -1,4 +1,4 @@
-#include "nn/json_depth.h"
+#include "moegrad/nn/json_depth.h"
 
 namespace moegrad::nn {
 

@@ -1,9 +1,9 @@
-#include "nn/linear.h"
+#include "moegrad/nn/linear.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "nn/init.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/nn/init.h"
 
 namespace moegrad::nn {
 

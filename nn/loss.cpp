@@ -1,7 +1,7 @@
-#include "nn/loss.h"
+#include "moegrad/nn/loss.h"
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

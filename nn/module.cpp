@@ -1,9 +1,9 @@
-#include "nn/module.h"
+#include "moegrad/nn/module.h"
 
 #include <algorithm>
 
-#include "autograd/tensor_grad.h"
-#include "core/core.h"
+#include "moegrad/autograd/tensor_grad.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

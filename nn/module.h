@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/state_dict.h"
+#include "moegrad/nn/state_dict.h"
 
 namespace moegrad::nn {
 

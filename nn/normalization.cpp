@@ -1,9 +1,9 @@
-#include "nn/normalization.h"
+#include "moegrad/nn/normalization.h"
 
 #include <cmath>
 #include <limits>
 
-#include "autograd/autograd.h"
+#include "moegrad/autograd/autograd.h"
 
 namespace moegrad::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/safetensors.h"
+#include "moegrad/nn/safetensors.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,8 +11,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "core/core.h"
-#include "nn/json_depth.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/json_depth.h"
 
 namespace moegrad::nn {
 

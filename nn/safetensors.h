@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/file_read.h"
-#include "nn/state_dict.h"
+#include "moegrad/core/file_read.h"
+#include "moegrad/nn/state_dict.h"
 
 namespace moegrad::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/state_dict.h"
+#include "moegrad/nn/state_dict.h"
 
 namespace moegrad::nn {
 

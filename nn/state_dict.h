@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::nn {
 

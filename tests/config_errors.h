@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::test {
 

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "nn/safetensors.h"
-#include "train/trainer.h"
+#include "moegrad/nn/safetensors.h"
+#include "moegrad/train/trainer.h"
 
 extern char** environ;
 

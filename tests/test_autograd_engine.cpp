@@ -5,8 +5,8 @@
 
 #include <functional>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 using namespace moegrad;
 

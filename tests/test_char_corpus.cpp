@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
-#include "core/core.h"
-#include "train/char_corpus.h"
+#include "moegrad/core/core.h"
+#include "moegrad/train/char_corpus.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

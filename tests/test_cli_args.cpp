@@ -6,7 +6,7 @@
 #include <regex>
 
 #include "run_helpers.h"
-#include "train/cli_args.h"
+#include "moegrad/train/cli_args.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <limits>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/memory_budget.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/memory_budget.h"
 
 using namespace moegrad;
 

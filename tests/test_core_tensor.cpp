@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/core.h"
+#include "moegrad/core/core.h"
 
 using namespace moegrad;
 using Catch::Matchers::Contains;

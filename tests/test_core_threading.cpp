@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/core.h"
-#include "core/cpu/strided_loop.h"
-#include "core/threading.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/cpu/strided_loop.h"
+#include "moegrad/core/threading.h"
 
 using namespace moegrad;
 

@@ -10,13 +10,13 @@
 #include <sstream>
 #include <thread>
 
-#include "core/generator.h"
-#include "nn/safetensors.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/safetensors.h"
 #include "run_helpers.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/model.h"
-#include "train/trainer.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/model.h"
+#include "moegrad/train/trainer.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/file_read.h"
-#include "core/memory_budget.h"
+#include "moegrad/core/file_read.h"
+#include "moegrad/core/memory_budget.h"
 
 using namespace moegrad;
 namespace fs = std::filesystem;

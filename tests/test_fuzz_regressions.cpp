@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
-#include "nn/safetensors.h"
-#include "train/config.h"
-#include "train/parity.h"
+#include "moegrad/nn/safetensors.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/parity.h"
 
 using namespace moegrad;
 namespace fs = std::filesystem;

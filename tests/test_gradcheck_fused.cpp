@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 using namespace moegrad;
 

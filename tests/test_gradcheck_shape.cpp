@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 using namespace moegrad;
 

@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 using namespace moegrad;
 

@@ -3,13 +3,13 @@
 // per gather, per expert and per parameter made a step's syncs grow with its size).
 #include <catch2/catch.hpp>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/moe.h"
-#include "nn/optim/adam.h"
-#include "nn/optim/clip_grad.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/nn/optim/adam.h"
+#include "moegrad/nn/optim/clip_grad.h"
 #include "run_helpers.h"
-#include "train/trainer.h"
+#include "moegrad/train/trainer.h"
 
 #include <nlohmann/json.hpp>
 

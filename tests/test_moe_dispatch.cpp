@@ -2,9 +2,9 @@
 // gradient, on random configurations beyond the fixtures.
 #include <catch2/catch.hpp>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/moe.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/moe.h"
 
 using namespace moegrad;
 using namespace moegrad::moe;

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <set>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/coor_descent.h"
-#include "moe/moe.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/coor_descent.h"
+#include "moegrad/moe/moe.h"
 
 using namespace moegrad;
 using namespace moegrad::moe;

@@ -3,14 +3,14 @@
 // Expert on its own rows, bit for bit, in both dtypes, empty experts included.
 #include <catch2/catch.hpp>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/threading.h"
-#include "moe/grouped_experts.h"
-#include "moe/moe.h"
-#include "nn/activation.h"
-#include "nn/container.h"
-#include "nn/linear.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/threading.h"
+#include "moegrad/moe/grouped_experts.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/nn/activation.h"
+#include "moegrad/nn/container.h"
+#include "moegrad/nn/linear.h"
 
 using namespace moegrad;
 using namespace moegrad::moe;

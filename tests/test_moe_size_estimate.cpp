@@ -2,11 +2,11 @@
 // from those options: parameter counts exactly, for every model kind the trainer builds.
 #include <catch2/catch.hpp>
 
-#include "moe/moe.h"
-#include "moe/size_estimate.h"
-#include "train/config.h"
-#include "train/memory_estimate.h"
-#include "train/model.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/moe/size_estimate.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/memory_estimate.h"
+#include "moegrad/train/model.h"
 
 using namespace moegrad;
 

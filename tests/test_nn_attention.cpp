@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "nn/attention.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/attention.h"
 
 using namespace moegrad;
 using namespace moegrad::nn;

@@ -1,8 +1,8 @@
 // Module bookkeeping: PyTorch's parameter names and order, strict loading, modes.
 #include <catch2/catch.hpp>
 
-#include "autograd/autograd.h"
-#include "nn/nn.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/nn/nn.h"
 
 using namespace moegrad;
 using namespace moegrad::nn;

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <functional>
 
-#include "autograd/autograd.h"
-#include "nn/nn.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/nn/nn.h"
 
 using namespace moegrad;
 using namespace moegrad::nn;

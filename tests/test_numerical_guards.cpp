@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/moe.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/moe.h"
 
 using namespace moegrad;
 

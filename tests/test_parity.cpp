@@ -3,9 +3,9 @@
 
 #include <filesystem>
 
-#include "core/core.h"
-#include "nn/safetensors.h"
-#include "train/parity.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/safetensors.h"
+#include "moegrad/train/parity.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

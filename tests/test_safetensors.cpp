@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/core.h"
-#include "nn/nn.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/nn.h"
 
 using namespace moegrad;
 using namespace moegrad::nn;

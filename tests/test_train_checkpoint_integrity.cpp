@@ -10,10 +10,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "core/core.h"
+#include "moegrad/core/core.h"
 #include "run_helpers.h"
-#include "train/checkpoint.h"
-#include "train/trainer.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/trainer.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

@@ -8,7 +8,7 @@
 
 #include "config_errors.h"
 #include "run_helpers.h"
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

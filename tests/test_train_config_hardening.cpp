@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "moe/top_n_gating.h"
+#include "moegrad/moe/top_n_gating.h"
 #include "run_helpers.h"
 #include "config_errors.h"
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

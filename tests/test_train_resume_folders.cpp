@@ -10,10 +10,10 @@
 #include "run_helpers.h"
 
 #include <nlohmann/json.hpp>
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/run_folder.h"
-#include "train/trainer.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/run_folder.h"
+#include "moegrad/train/trainer.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

@@ -12,12 +12,12 @@
 #include <sstream>
 #include <thread>
 
-#include "nn/safetensors.h"
+#include "moegrad/nn/safetensors.h"
 #include "run_helpers.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/sampling.h"
-#include "train/trainer.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/sampling.h"
+#include "moegrad/train/trainer.h"
 
 using namespace moegrad;
 using namespace moegrad::train;

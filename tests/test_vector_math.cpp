@@ -10,8 +10,8 @@
 #include <numbers>
 #include <vector>
 
-#include "core/core.h"
-#include "core/cpu/vector_math.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/cpu/vector_math.h"
 
 using namespace moegrad;
 using namespace moegrad::cpu;

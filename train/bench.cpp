@@ -1,20 +1,20 @@
-#include "train/bench.h"
+#include "moegrad/train/bench.h"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/memory_budget.h"
-#include "core/threading.h"
-#include "moe/moe.h"
-#include "moe/size_estimate.h"
-#include "train/memory_estimate.h"
-#include "nn/linear.h"
-#include "nn/loss.h"
-#include "nn/optim/adam.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/memory_budget.h"
+#include "moegrad/core/threading.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/moe/size_estimate.h"
+#include "moegrad/train/memory_estimate.h"
+#include "moegrad/nn/linear.h"
+#include "moegrad/nn/loss.h"
+#include "moegrad/nn/optim/adam.h"
 
 namespace moegrad::train {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "moe/dispatch.h"
+#include "moegrad/moe/dispatch.h"
 
 namespace moegrad::train {
 

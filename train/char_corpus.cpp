@@ -1,7 +1,7 @@
-#include "train/char_corpus.h"
+#include "moegrad/train/char_corpus.h"
 
-#include "core/checked_math.h"
-#include "core/file_read.h"
+#include "moegrad/core/checked_math.h"
+#include "moegrad/core/file_read.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,10 +10,10 @@
 #include <string_view>
 #include <utility>
 
-#include "core/file_read.h"
+#include "moegrad/core/file_read.h"
 
-#include "core/creation.h"
-#include "core/error.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::train {
 

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/generator.h"
-#include "core/tensor.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::train {
 

@@ -1,6 +1,6 @@
-#include "train/char_lm_task.h"
+#include "moegrad/train/char_lm_task.h"
 
-#include "core/core.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::train {
 

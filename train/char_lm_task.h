@@ -1,7 +1,7 @@
 #pragma once
 // `char_lm`: next-character prediction on a text file, or on the built-in generated corpus.
-#include "train/char_corpus.h"
-#include "train/task.h"
+#include "moegrad/train/char_corpus.h"
+#include "moegrad/train/task.h"
 
 namespace moegrad::train {
 

@@ -1,4 +1,4 @@
-#include "train/checkpoint.h"
+#include "moegrad/train/checkpoint.h"
 
 #include <algorithm>
 #include <bit>
@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "autograd/anomaly_mode.h"
-#include "core/core.h"
-#include "nn/json_depth.h"
-#include "nn/safetensors.h"
+#include "moegrad/autograd/anomaly_mode.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/json_depth.h"
+#include "moegrad/nn/safetensors.h"
 
 namespace moegrad::train {
 

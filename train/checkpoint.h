@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/generator.h"
-#include "nn/state_dict.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/nn/state_dict.h"
 
 namespace moegrad::train {
 

@@ -1,9 +1,9 @@
-#include "train/cli_args.h"
+#include "moegrad/train/cli_args.h"
 
 #include <charconv>
 #include <cmath>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::train {
 

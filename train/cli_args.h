@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "core/device.h"
+#include "moegrad/core/device.h"
 
 namespace moegrad::train {
 

@@ -1,9 +1,9 @@
-#include "train/cluster_task.h"
+#include "moegrad/train/cluster_task.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::train {
 

@@ -2,7 +2,7 @@
 // `clusters`: inputs from K Gaussian clusters, each cluster with its own random nonlinear
 // target map y = tanh(x W1_k) W2_k. A model does best by giving each cluster its own
 // parameters, which is what experts can learn to do.
-#include "train/task.h"
+#include "moegrad/train/task.h"
 
 namespace moegrad::train {
 

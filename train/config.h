@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "moe/moe.h"
-#include "nn/optim/lr_schedule.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/nn/optim/lr_schedule.h"
 
 namespace moegrad::train {
 

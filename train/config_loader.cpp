@@ -13,11 +13,11 @@
 #include <set>
 #include <sstream>
 
-#include "core/file_read.h"
-#include "train/char_corpus.h"
-#include "core/memory_budget.h"
-#include "train/config.h"
-#include "train/memory_estimate.h"
+#include "moegrad/core/file_read.h"
+#include "moegrad/train/char_corpus.h"
+#include "moegrad/core/memory_budget.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
 

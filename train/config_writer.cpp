@@ -1,7 +1,7 @@
 // Config -> YAML with every key resolved, in schema order.
 #include <yaml-cpp/yaml.h>
 
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::train {
 

@@ -1,4 +1,4 @@
-#include "train/interrupt.h"
+#include "moegrad/train/interrupt.h"
 
 #include <signal.h>
 #include <unistd.h>

@@ -4,7 +4,7 @@
 // at once (exit 128 + signal), for a user who does not want to wait.
 #include <string>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::train {
 

@@ -10,17 +10,17 @@
 #include <iostream>
 #include <system_error>
 
-#include "core/error.h"
-#include "core/memory_budget.h"
-#include "core/threading.h"
-#include "train/bench.h"
-#include "train/cli_args.h"
-#include "train/config.h"
-#include "train/interrupt.h"
-#include "train/mlp_demo.h"
-#include "train/parity.h"
-#include "train/sampling.h"
-#include "train/trainer.h"
+#include "moegrad/core/error.h"
+#include "moegrad/core/memory_budget.h"
+#include "moegrad/core/threading.h"
+#include "moegrad/train/bench.h"
+#include "moegrad/train/cli_args.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/interrupt.h"
+#include "moegrad/train/mlp_demo.h"
+#include "moegrad/train/parity.h"
+#include "moegrad/train/sampling.h"
+#include "moegrad/train/trainer.h"
 
 namespace {
 

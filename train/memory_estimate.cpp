@@ -1,13 +1,13 @@
-#include "train/memory_estimate.h"
+#include "moegrad/train/memory_estimate.h"
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/memory_budget.h"
-#include "moe/size_estimate.h"
-#include "train/cluster_task.h"
+#include "moegrad/core/memory_budget.h"
+#include "moegrad/moe/size_estimate.h"
+#include "moegrad/train/cluster_task.h"
 
 namespace moegrad::train {
 

@@ -3,7 +3,7 @@
 // size that cannot fit is refused before anything is allocated.
 #include <string>
 
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::train {
 

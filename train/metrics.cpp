@@ -1,4 +1,4 @@
-#include "train/metrics.h"
+#include "moegrad/train/metrics.h"
 
 #include <algorithm>
 #include <charconv>
@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
-#include "core/error.h"
-#include "nn/json_depth.h"
-#include "nn/safetensors.h"
+#include "moegrad/core/error.h"
+#include "moegrad/nn/json_depth.h"
+#include "moegrad/nn/safetensors.h"
 
 namespace moegrad::train {
 

@@ -1,11 +1,11 @@
-#include "train/mlp_demo.h"
+#include "moegrad/train/mlp_demo.h"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::train {
 

@@ -1,7 +1,7 @@
-#include "train/mlp_models.h"
+#include "moegrad/train/mlp_models.h"
 
-#include "autograd/autograd.h"
-#include "nn/loss.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/nn/loss.h"
 
 namespace moegrad::train {
 

@@ -1,10 +1,10 @@
 #pragma once
 // Models for the `clusters` task: in_proj -> depth residual blocks -> norm -> head, the
 // blocks being SparseMoEBlocks (mlp_moe) or prenorm dense feedforwards (mlp_dense).
-#include "nn/container.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
-#include "train/model.h"
+#include "moegrad/nn/container.h"
+#include "moegrad/nn/linear.h"
+#include "moegrad/nn/normalization.h"
+#include "moegrad/train/model.h"
 
 namespace moegrad::train {
 

@@ -1,7 +1,7 @@
-#include "train/model.h"
+#include "moegrad/train/model.h"
 
-#include "train/mlp_models.h"
-#include "train/moe_lm.h"
+#include "moegrad/train/mlp_models.h"
+#include "moegrad/train/moe_lm.h"
 
 namespace moegrad::train {
 

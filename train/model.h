@@ -4,10 +4,10 @@
 #include <memory>
 #include <vector>
 
-#include "moe/moe.h"
-#include "nn/module.h"
-#include "train/config.h"
-#include "train/task.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/nn/module.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/task.h"
 
 namespace moegrad::train {
 

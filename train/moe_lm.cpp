@@ -1,8 +1,8 @@
-#include "train/moe_lm.h"
+#include "moegrad/train/moe_lm.h"
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "nn/loss.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/loss.h"
 
 namespace moegrad::train {
 

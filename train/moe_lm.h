@@ -1,12 +1,12 @@
 #pragma once
 // `moe_lm`: a character-level transformer whose feedforwards are SparseMoEBlocks:
 // tok_emb + pos_emb -> depth x [x += attn(attn_norm(x)); x = SparseMoEBlock(x)] -> norm -> head.
-#include "nn/attention.h"
-#include "nn/container.h"
-#include "nn/embedding.h"
-#include "nn/linear.h"
-#include "nn/normalization.h"
-#include "train/model.h"
+#include "moegrad/nn/attention.h"
+#include "moegrad/nn/container.h"
+#include "moegrad/nn/embedding.h"
+#include "moegrad/nn/linear.h"
+#include "moegrad/nn/normalization.h"
+#include "moegrad/train/model.h"
 
 namespace moegrad::train {
 

@@ -1,4 +1,4 @@
-#include "train/parity.h"
+#include "moegrad/train/parity.h"
 
 #include <cmath>
 #include <functional>
@@ -9,16 +9,16 @@
 #include <variant>
 #include <sstream>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/memory_budget.h"
-#include "moe/coor_descent.h"
-#include "moe/moe.h"
-#include "moe/size_estimate.h"
-#include "nn/loss.h"
-#include "nn/optim/adam.h"
-#include "nn/json_depth.h"
-#include "nn/safetensors.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/memory_budget.h"
+#include "moegrad/moe/coor_descent.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/moe/size_estimate.h"
+#include "moegrad/nn/loss.h"
+#include "moegrad/nn/optim/adam.h"
+#include "moegrad/nn/json_depth.h"
+#include "moegrad/nn/safetensors.h"
 
 namespace moegrad::train {
 

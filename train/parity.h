@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/device.h"
-#include "core/dtype.h"
-#include "moe/dispatch.h"
+#include "moegrad/core/device.h"
+#include "moegrad/core/dtype.h"
+#include "moegrad/moe/dispatch.h"
 
 namespace moegrad::train {
 

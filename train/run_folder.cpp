@@ -1,4 +1,4 @@
-#include "train/run_folder.h"
+#include "moegrad/train/run_folder.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,8 +11,8 @@
 #include <limits>
 #include <set>
 
-#include "train/checkpoint.h"
-#include "train/config.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::train {
 

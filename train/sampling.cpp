@@ -1,14 +1,14 @@
-#include "train/sampling.h"
+#include "moegrad/train/sampling.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "train/char_corpus.h"
-#include "train/checkpoint.h"
-#include "train/config.h"
-#include "train/moe_lm.h"
-#include "train/trainer.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/train/char_corpus.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/moe_lm.h"
+#include "moegrad/train/trainer.h"
 
 namespace moegrad::train {
 

@@ -2,7 +2,7 @@
 // `moegrad sample`: text from a char_lm checkpoint.
 #include <string>
 
-#include "core/device.h"
+#include "moegrad/core/device.h"
 
 namespace moegrad::train {
 

@@ -1,9 +1,9 @@
-#include "train/task.h"
+#include "moegrad/train/task.h"
 
-#include "core/core.h"
+#include "moegrad/core/core.h"
 
-#include "train/char_lm_task.h"
-#include "train/cluster_task.h"
+#include "moegrad/train/char_lm_task.h"
+#include "moegrad/train/cluster_task.h"
 
 namespace moegrad::train {
 

@@ -4,8 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "core/generator.h"
-#include "train/config.h"
+#include "moegrad/core/generator.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::train {
 

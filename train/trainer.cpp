@@ -1,4 +1,4 @@
-#include "train/trainer.h"
+#include "moegrad/train/trainer.h"
 
 #include <bit>
 #include <chrono>
@@ -13,20 +13,20 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "nn/optim/adam.h"
-#include "nn/optim/clip_grad.h"
-#include "nn/optim/sgd.h"
-#include "nn/safetensors.h"
-#include "train/checkpoint.h"
-#include "train/cluster_task.h"
-#include "train/config.h"
-#include "train/interrupt.h"
-#include "train/metrics.h"
-#include "train/model.h"
-#include "train/run_folder.h"
-#include "train/task.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/nn/optim/adam.h"
+#include "moegrad/nn/optim/clip_grad.h"
+#include "moegrad/nn/optim/sgd.h"
+#include "moegrad/nn/safetensors.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/cluster_task.h"
+#include "moegrad/train/config.h"
+#include "moegrad/train/interrupt.h"
+#include "moegrad/train/metrics.h"
+#include "moegrad/train/model.h"
+#include "moegrad/train/run_folder.h"
+#include "moegrad/train/task.h"
 
 namespace moegrad::train {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::train {
 

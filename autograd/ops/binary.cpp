@@ -1,8 +1,8 @@
 // Differentiable binary ops. Backward returns gradients at the broadcast shape; the
 // engine sums them down to each input's shape.
-#include "autograd/function.h"
-#include "autograd/ops/elementwise.h"
-#include "core/core.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/autograd/ops/elementwise.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

@@ -2,7 +2,7 @@
 // Differentiable elementwise ops with NumPy broadcasting (operands share a dtype; a
 // double scalar takes the tensor's dtype). Comparisons and logical ops return bool
 // tensors and carry no graph.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

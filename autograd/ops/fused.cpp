@@ -1,7 +1,7 @@
-#include "autograd/ops/fused.h"
+#include "moegrad/autograd/ops/fused.h"
 
-#include "autograd/function.h"
-#include "core/fused.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/core/fused.h"
 
 namespace moegrad {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Differentiable fused ops: one kernel forward, one backward, same values as the composites.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,7 +1,7 @@
-#include "autograd/ops/indexing.h"
+#include "moegrad/autograd/ops/indexing.h"
 
-#include "autograd/function.h"
-#include "core/core.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

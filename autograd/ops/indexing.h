@@ -1,7 +1,7 @@
 #pragma once
 // Differentiable index-driven ops; the indices themselves carry no gradient.
-#include "core/indexing.h"
-#include "core/tensor.h"
+#include "moegrad/core/indexing.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Differentiable joining and splitting along one axis.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,8 +1,8 @@
-#include "autograd/ops/linalg.h"
+#include "moegrad/autograd/ops/linalg.h"
 
-#include "autograd/function.h"
-#include "autograd/ops/views.h"
-#include "core/core.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/autograd/ops/views.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

@@ -1,8 +1,8 @@
-#include "autograd/ops/reduction.h"
+#include "moegrad/autograd/ops/reduction.h"
 
-#include "autograd/function.h"
-#include "autograd/ops/elementwise.h"
-#include "core/core.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/autograd/ops/elementwise.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

@@ -2,7 +2,7 @@
 // Differentiable reductions (over any set of axes; empty = all) and along-axis ops.
 #include <utility>
 
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,7 +1,7 @@
 // Differentiable unary ops: the derivative sits beside each forward.
-#include "autograd/function.h"
-#include "autograd/ops/elementwise.h"
-#include "core/core.h"
+#include "moegrad/autograd/function.h"
+#include "moegrad/autograd/ops/elementwise.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad {
 

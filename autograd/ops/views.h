@@ -1,7 +1,7 @@
 #pragma once
 // Differentiable views: they share storage with their input, and their gradients are
 // the inverse rearrangement.
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The CPU implementation of the backend seam: OpenBLAS for matmul, plain loops over
 // strided views for everything else. Kernels are split by op family across files.
-#include "core/backend.h"
+#include "moegrad/core/backend.h"
 
 namespace moegrad::cpu {
 

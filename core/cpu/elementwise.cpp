@@ -2,8 +2,8 @@
 #include <cmath>
 #include <numbers>
 
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/strided_loop.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/strided_loop.h"
 
 namespace moegrad::cpu {
 

@@ -7,9 +7,9 @@
 #include <vector>
 #include <algorithm>
 
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/parallel.h"
-#include "core/cpu/vector_math.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/parallel.h"
+#include "moegrad/core/cpu/vector_math.h"
 
 namespace moegrad::cpu {
 

@@ -1,6 +1,6 @@
 // gather and scatter_add along one axis. Indices were bounds-checked by the caller.
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/strided_loop.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/strided_loop.h"
 
 namespace moegrad::cpu {
 

@@ -2,12 +2,12 @@
 // not copied; only operands whose inner strides gemm cannot express are made contiguous.
 #include <cblas.h>
 
-#include "core/cpu/blas_threads.h"
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/strided_loop.h"
-#include "core/creation.h"
-#include "core/gemm_layout.h"
-#include "core/threading.h"
+#include "moegrad/core/cpu/blas_threads.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/strided_loop.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/gemm_layout.h"
+#include "moegrad/core/threading.h"
 
 namespace moegrad::cpu {
 

@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/strided_loop.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/strided_loop.h"
 
 namespace moegrad {
 

@@ -1,4 +1,4 @@
-#include "core/cpu/parallel.h"
+#include "moegrad/core/cpu/parallel.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/threading.h"
+#include "moegrad/core/threading.h"
 
 namespace moegrad::cpu {
 

@@ -6,8 +6,8 @@
 #include <limits>
 #include <numeric>
 
-#include "core/cpu/cpu_backend.h"
-#include "core/cpu/strided_loop.h"
+#include "moegrad/core/cpu/cpu_backend.h"
+#include "moegrad/core/cpu/strided_loop.h"
 
 namespace moegrad::cpu {
 

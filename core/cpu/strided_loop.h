@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/cpu/parallel.h"
-#include "core/shape.h"
-#include "core/threading.h"
+#include "moegrad/core/cpu/parallel.h"
+#include "moegrad/core/shape.h"
+#include "moegrad/core/threading.h"
 
 namespace moegrad::cpu {
 

@@ -5,10 +5,10 @@
 #include <exception>
 #include <mutex>
 
-#include "core/cpu/blas_threads.h"
-#include "core/cpu/parallel.h"
-#include "core/error.h"
-#include "core/threading.h"
+#include "moegrad/core/cpu/blas_threads.h"
+#include "moegrad/core/cpu/parallel.h"
+#include "moegrad/core/error.h"
+#include "moegrad/core/threading.h"
 
 namespace moegrad {
 

@@ -3,9 +3,9 @@
 #include <mutex>
 #include <vector>
 
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/check.h"
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/check.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 
 namespace moegrad {
 

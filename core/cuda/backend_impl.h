@@ -1,9 +1,9 @@
 #pragma once
 // The CUDA implementation of the backend seam. Kernels are split by op family across the
 // .cu files beside this one; every kernel is launched through launch.h.
-#include "core/backend.h"
-#include "core/cuda/context.h"
-#include "core/cuda/memory.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/cuda/context.h"
+#include "moegrad/core/cuda/memory.h"
 
 namespace moegrad::cuda {
 

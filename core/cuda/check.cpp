@@ -1,4 +1,4 @@
-#include "core/cuda/check.h"
+#include "moegrad/core/cuda/check.h"
 
 namespace moegrad::cuda {
 

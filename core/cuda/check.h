@@ -1,8 +1,8 @@
 #pragma once
 // Every CUDA runtime and cuBLAS call is checked; a failure throws an Error naming the
 // moegrad op that made the call, the call itself and CUDA's name for the error.
-#include "core/cuda/api.h"
-#include "core/error.h"
+#include "moegrad/core/cuda/api.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::cuda {
 

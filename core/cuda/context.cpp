@@ -1,9 +1,9 @@
-#include "core/cuda/context.h"
+#include "moegrad/core/cuda/context.h"
 
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cuda/check.h"
+#include "moegrad/core/cuda/check.h"
 
 namespace moegrad::cuda {
 

@@ -5,7 +5,7 @@
 // the launch limits, and the MOEGRAD_CUDA_SYNC debugging switch.
 #include <atomic>
 
-#include "core/cuda/api.h"
+#include "moegrad/core/cuda/api.h"
 
 namespace moegrad::cuda {
 

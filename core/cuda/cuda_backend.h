@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "core/backend.h"
+#include "moegrad/core/backend.h"
 
 namespace moegrad {
 

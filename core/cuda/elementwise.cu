@@ -3,10 +3,10 @@
 // core/cpu/elementwise.cpp and core/cpu/memory.cpp compute it.
 #include <type_traits>
 
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/launch.h"
-#include "core/cuda/layout.h"
-#include "core/cuda/scalar_math.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/launch.h"
+#include "moegrad/core/cuda/layout.h"
+#include "moegrad/core/cuda/scalar_math.h"
 
 namespace moegrad::cuda {
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/launch.h"
-#include "core/cuda/scalar_math.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/launch.h"
+#include "moegrad/core/cuda/scalar_math.h"
 
 namespace moegrad::cuda {
 

@@ -3,9 +3,9 @@
 // only from the one line of `index` (all coordinates but `axis`) that shares its other
 // coordinates, so one thread per line, adding in axis order, makes every element's sum
 // in exactly the CPU's order (row-major over index), from out's existing value.
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/launch.h"
-#include "core/cuda/layout.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/launch.h"
+#include "moegrad/core/cuda/layout.h"
 
 namespace moegrad::cuda {
 

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/cuda/api.h"
-#include "core/cuda/context.h"
+#include "moegrad/core/cuda/api.h"
+#include "moegrad/core/cuda/context.h"
 
 namespace moegrad::cuda {
 

@@ -6,9 +6,9 @@
 #include <array>
 #include <cstdint>
 
-#include "core/cpu/strided_loop.h"
-#include "core/cuda/api.h"
-#include "core/error.h"
+#include "moegrad/core/cpu/strided_loop.h"
+#include "moegrad/core/cuda/api.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::cuda {
 

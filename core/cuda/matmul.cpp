@@ -7,11 +7,11 @@
 #include <climits>
 #include <vector>
 
-#include "core/cpu/strided_loop.h"
-#include "core/creation.h"
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/check.h"
-#include "core/gemm_layout.h"
+#include "moegrad/core/cpu/strided_loop.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/check.h"
+#include "moegrad/core/gemm_layout.h"
 
 namespace moegrad::cuda {
 

@@ -1,12 +1,12 @@
-#include "core/cuda/memory.h"
+#include "moegrad/core/cuda/memory.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
 #include <cstring>
 
-#include "core/cuda/check.h"
-#include "core/memory_budget.h"
+#include "moegrad/core/cuda/check.h"
+#include "moegrad/core/memory_budget.h"
 
 namespace moegrad::cuda {
 

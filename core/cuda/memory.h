@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 
 namespace moegrad::cuda {
 

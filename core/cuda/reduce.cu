@@ -8,9 +8,9 @@
 #include <limits>
 #include <type_traits>
 
-#include "core/cuda/backend_impl.h"
-#include "core/cuda/launch.h"
-#include "core/cuda/layout.h"
+#include "moegrad/core/cuda/backend_impl.h"
+#include "moegrad/core/cuda/launch.h"
+#include "moegrad/core/cuda/layout.h"
 
 namespace moegrad::cuda {
 

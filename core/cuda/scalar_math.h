@@ -11,7 +11,7 @@
 #include <numbers>
 #include <type_traits>
 
-#include "core/cuda/api.h"
+#include "moegrad/core/cuda/api.h"
 
 namespace moegrad::cuda {
 

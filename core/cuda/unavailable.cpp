@@ -1,6 +1,6 @@
 // cuda_backend.h for a build without CUDA (MOEGRAD_CUDA=OFF): no device, and a message
 // saying how to get one.
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 
 namespace moegrad {
 

@@ -1,9 +1,9 @@
-#include "nn/optim/adam.h"
+#include "moegrad/nn/optim/adam.h"
 
 #include <cmath>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

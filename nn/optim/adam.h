@@ -1,5 +1,5 @@
 #pragma once
-#include "nn/optim/optimizer.h"
+#include "moegrad/nn/optim/optimizer.h"
 
 namespace moegrad::nn {
 

@@ -1,5 +1,5 @@
 #pragma once
-#include "core/tensor.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::nn {
 

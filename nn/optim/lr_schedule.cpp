@@ -1,10 +1,10 @@
-#include "nn/optim/lr_schedule.h"
+#include "moegrad/nn/optim/lr_schedule.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numbers>
 
-#include "core/error.h"
+#include "moegrad/core/error.h"
 
 namespace moegrad::nn {
 

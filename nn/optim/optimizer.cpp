@@ -1,7 +1,7 @@
-#include "nn/optim/optimizer.h"
+#include "moegrad/nn/optim/optimizer.h"
 
-#include "autograd/tensor_grad.h"
-#include "core/core.h"
+#include "moegrad/autograd/tensor_grad.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

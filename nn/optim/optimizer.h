@@ -7,8 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "nn/module.h"
-#include "nn/state_dict.h"
+#include "moegrad/nn/module.h"
+#include "moegrad/nn/state_dict.h"
 
 namespace moegrad::nn {
 

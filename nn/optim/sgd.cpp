@@ -1,7 +1,7 @@
-#include "nn/optim/sgd.h"
+#include "moegrad/nn/optim/sgd.h"
 
-#include "autograd/autograd.h"
-#include "core/core.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
 
 namespace moegrad::nn {
 

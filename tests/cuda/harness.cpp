@@ -9,8 +9,8 @@
 #include <random>
 #include <sstream>
 
-#include "core/cuda/cuda_backend.h"
-#include "core/storage.h"
+#include "moegrad/core/cuda/cuda_backend.h"
+#include "moegrad/core/storage.h"
 
 namespace moegrad::cuda_test {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/backend.h"
-#include "core/tensor.h"
+#include "moegrad/core/backend.h"
+#include "moegrad/core/tensor.h"
 
 namespace moegrad::cuda_test {
 

@@ -5,7 +5,7 @@
 
 #include <iostream>
 
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 
 int main(int argc, char** argv) {
   if (!moegrad::cuda_device_available()) {

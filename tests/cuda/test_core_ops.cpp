@@ -3,13 +3,13 @@
 // copy_to_host, against the same composition on the CPU.
 #include <catch2/catch.hpp>
 
-#include "core/creation.h"
-#include "core/cuda/cuda_backend.h"
-#include "core/elementwise.h"
-#include "core/indexing.h"
-#include "core/linalg.h"
-#include "core/reduction.h"
-#include "core/views.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/cuda/cuda_backend.h"
+#include "moegrad/core/elementwise.h"
+#include "moegrad/core/indexing.h"
+#include "moegrad/core/linalg.h"
+#include "moegrad/core/reduction.h"
+#include "moegrad/core/views.h"
 
 namespace moegrad::cuda_test {
 

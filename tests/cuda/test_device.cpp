@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/creation.h"
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 #include "tests/cuda/harness.h"
 
 namespace moegrad::cuda_test {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cuda/api.h"
+#include "moegrad/core/cuda/api.h"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // bitwise on a GPU too; float64 calls erf and exp.
 #include <catch2/catch.hpp>
 
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 #include "tests/cuda/harness.h"
 
 namespace moegrad::cuda_test {

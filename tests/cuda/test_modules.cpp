@@ -8,11 +8,11 @@
 #include <map>
 #include <unistd.h>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "moe/moe.h"
-#include "nn/optim/adam.h"
-#include "nn/safetensors.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/moe/moe.h"
+#include "moegrad/nn/optim/adam.h"
+#include "moegrad/nn/safetensors.h"
 
 namespace moegrad::cuda_test {
 

@@ -2,8 +2,8 @@
 // contiguous fast paths (blocked column sums, whole-tensor max/min) and NaN handling.
 #include <catch2/catch.hpp>
 
-#include "core/creation.h"
-#include "core/cuda/cuda_backend.h"
+#include "moegrad/core/creation.h"
+#include "moegrad/core/cuda/cuda_backend.h"
 #include "tests/cuda/harness.h"
 
 namespace moegrad::cuda_test {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "train/config.h"
+#include "moegrad/train/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "train/parity.h"
+#include "moegrad/train/parity.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

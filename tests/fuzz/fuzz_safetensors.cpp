@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "nn/safetensors.h"
+#include "moegrad/nn/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

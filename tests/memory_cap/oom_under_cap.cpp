@@ -13,9 +13,9 @@
 #include <cstring>
 #include <vector>
 
-#include "autograd/autograd.h"
-#include "core/core.h"
-#include "core/memory_budget.h"
+#include "moegrad/autograd/autograd.h"
+#include "moegrad/core/core.h"
+#include "moegrad/core/memory_budget.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MOEGRAD_ASAN 1

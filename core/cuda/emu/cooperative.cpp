@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/cuda/emu/cuda_emu.h"
+#include "moegrad/core/cuda/emu/cuda_emu.h"
 
 #if !defined(__x86_64__)
 #error "the emulated cooperative launch switches fibers with x86-64 assembly"

@@ -10,7 +10,7 @@
 #include <vector>
 #include <algorithm>
 
-#include "core/cuda/emu/cuda_emu.h"
+#include "moegrad/core/cuda/emu/cuda_emu.h"
 
 thread_local dim3 threadIdx, blockIdx, blockDim, gridDim;
 
