@@ -84,6 +84,22 @@ TEST_CASE("the resolved config reads back to the same config", "[train][config]"
   CHECK_THAT(yaml, Catch::Contains("dispatch: indexed") && Catch::Contains("keep_last: 3"));
 }
 
+TEST_CASE("numbers are written back in their shortest form that reads back exactly", "[train][config]") {
+  const double awkward = 0.1 + 0.2;  // 0.30000000000000004: needs all 17 digits
+  Config c = parse_config("optim:\n  lr: 0.003\n  betas: [0.9, 0.999]\n  eps: 1e-08\nmodel:\n  threshold_train: [0.2]\n"
+                          "  top_n: 2\n  noise_mult: 0.30000000000000004\n",
+                          "t.yaml");
+  const std::string yaml = to_yaml(c);
+  CHECK_THAT(yaml, Catch::Contains("lr: 0.003\n") && Catch::Contains("betas: [0.9, 0.999]") &&
+                       Catch::Contains("eps: 1e-08\n") && Catch::Contains("threshold_train: [0.2]") &&
+                       Catch::Contains("noise_mult: 0.30000000000000004\n") && Catch::Contains("min_lr: 0\n"));
+  CHECK_THAT(yaml, !Catch::Contains("0000000001"));
+  Config back = parse_config(yaml, "resolved.yaml");
+  CHECK(back.optim.lr == 0.003);
+  CHECK(back.optim.eps == 1e-8);
+  CHECK(back.model.noise_mult == awkward);
+}
+
 TEST_CASE("every shipped config loads", "[train][config]") {
   for (const char* name : {"toy_moe", "dense_baseline", "router_gumbel", "char_lm"}) {
     INFO(name);

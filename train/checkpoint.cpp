@@ -194,6 +194,41 @@ CheckpointState load_checkpoint(const std::string& given) {
   return s;
 }
 
+ModelWeights checkpoint_weights(const std::string& checkpoint) {
+  CheckpointState s = load_checkpoint(checkpoint);
+  return {std::move(s.model), std::move(s.config_yaml), std::move(s.vocab), s.step};
+}
+
+ModelWeights load_weights(const std::string& path) {
+  nn::SafetensorsContents f = nn::load_safetensors(path);
+  if (known_format(metadata_value(f.metadata, "format")))
+    throw ConfigError("--weights " + path,
+                      "this is a moegrad checkpoint (model, optimizer and generator state); pass it as "
+                      "--checkpoint, or `moegrad export` it to a plain state dict for --weights");
+  ModelWeights w;
+  w.config_yaml = metadata_value(f.metadata, kWeightsConfigKey);
+  w.vocab = metadata_value(f.metadata, kWeightsVocabKey);
+  if (const std::string step = metadata_value(f.metadata, kWeightsStepKey); !step.empty()) {
+    auto [end, ec] = std::from_chars(step.data(), step.data() + step.size(), w.step);
+    if (ec != std::errc() || end != step.data() + step.size() || w.step < 0)
+      throw Error(path + ": metadata " + kWeightsStepKey + " is '" + step + "', expected a non-negative integer");
+  }
+  for (const auto& [name, t] : f.tensors) {
+    if (std::string bad = non_finite_kind(t); !bad.empty())
+      throw Error(path + ": weight '" + name + "' holds " + bad + " values; the file cannot be used");
+    w.model.set(name, t);
+  }
+  return w;
+}
+
+size_t export_weights(const std::string& checkpoint, const std::string& out) {
+  ModelWeights w = checkpoint_weights(checkpoint);
+  nn::Metadata metadata = {{kWeightsConfigKey, w.config_yaml}, {kWeightsStepKey, std::to_string(w.step)}};
+  if (!w.vocab.empty()) metadata[kWeightsVocabKey] = w.vocab;
+  nn::save_safetensors(out, w.model, metadata);
+  return w.model.size();
+}
+
 std::vector<std::string> list_checkpoints(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& [step, h] : scan(dir))  // a map: ascending steps

@@ -39,4 +39,27 @@ std::vector<std::string> prune_checkpoints(const std::string& checkpoint_dir, in
 // Deletes the checkpoint `path` (both files), JSON first.
 void remove_checkpoint(const std::string& path);
 
+// What eval and sample need of a model: its weights and, where the file records them, the
+// config it was built from and the char_lm vocabulary.
+struct ModelWeights {
+  nn::StateDict model;
+  std::string config_yaml;  // empty: not recorded (a state dict saved by PyTorch, say)
+  std::string vocab;        // empty: not recorded, or not a char_lm model
+  int64_t step = -1;        // -1: not recorded
+};
+// The model part of a checkpoint (load_checkpoint's checks).
+ModelWeights checkpoint_weights(const std::string& checkpoint);
+// A plain state dict file, as PyTorch's safetensors save_file(model.state_dict()) writes
+// and `moegrad export` writes: tensors named as the model's state_dict(), no prefix; the
+// metadata may carry the config, vocabulary and step (keys kWeightsConfigKey, ...), which
+// PyTorch ignores. Refuses a moegrad checkpoint (naming --checkpoint) and non-finite weights.
+ModelWeights load_weights(const std::string& path);
+// `moegrad export`: the checkpoint's model as a plain state dict file, written atomically.
+// Returns the number of tensors written.
+size_t export_weights(const std::string& checkpoint, const std::string& out);
+
+inline constexpr const char* kWeightsConfigKey = "moegrad.config";
+inline constexpr const char* kWeightsVocabKey = "moegrad.vocab";
+inline constexpr const char* kWeightsStepKey = "moegrad.step";
+
 }  // namespace moegrad::train

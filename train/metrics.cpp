@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "moegrad/core/error.h"
 #include "moegrad/nn/json_depth.h"
 #include "moegrad/nn/safetensors.h"
@@ -111,12 +114,47 @@ void MetricsLog::write(const json& record) {
   if (!jsonl_ || !csv_) throw Error("cannot append to " + jsonl_path_ + " or " + csv_path_);
 }
 
-Progress::Progress(int64_t total_steps, bool interactive, std::ostream& out)
-    : total_(total_steps), interactive_(interactive), out_(out) {
+Progress::Progress(int64_t total_steps, bool interactive, std::ostream& out, std::function<int()> columns)
+    : total_(total_steps), interactive_(interactive), out_(out), columns_(std::move(columns)) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
 
-void Progress::step(int64_t step, double loss, double tokens_per_s) {
+std::string Progress::layout(int columns, int64_t step, int64_t total, double loss, double main_loss,
+                             double tokens_per_s, double eta_seconds) {
+  char buf[160];
+  const std::string counter = std::to_string(step) + "/" + std::to_string(total);
+  std::snprintf(buf, sizeof(buf), "  train loss %.5f (main %.5f)", loss, main_loss);
+  const std::string losses = buf;
+  std::snprintf(buf, sizeof(buf), "  loss %.4f", loss);
+  const std::string short_loss = buf;
+  std::snprintf(buf, sizeof(buf), "  %.0f tok/s", tokens_per_s);
+  const std::string speed = buf;
+  const std::string eta = "  ETA " + format_duration(eta_seconds);
+  const int room = std::max(columns, 2) - 1;  // the last column would wrap on some terminals
+  // The first variant that fits: the bar (shrinking to 10 cells) with the labelled losses,
+  // tok/s and the ETA; without tok/s, then without the ETA; then no bar; then the losses
+  // unlabelled; then the counter alone.
+  struct Variant {
+    bool bar;
+    std::string tail;
+  };
+  const Variant variants[] = {{true, losses + speed + eta}, {true, losses + eta}, {true, losses},
+                              {false, losses + eta},        {false, losses},      {false, short_loss}};
+  for (const Variant& v : variants) {
+    const int text = static_cast<int>(counter.size() + v.tail.size());
+    if (!v.bar) {
+      if (text <= room) return counter + v.tail;
+      continue;
+    }
+    const int width = std::min(28, room - text - 3);  // "[", "] "
+    if (width < 10) continue;
+    const int filled = static_cast<int>(width * step / std::max<int64_t>(total, 1));
+    return "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] " + counter + v.tail;
+  }
+  return counter.substr(0, room);
+}
+
+void Progress::step(int64_t step, double loss, double main_loss, double tokens_per_s) {
   if (start_step_ < 0) {
     start_step_ = step - 1;
     start_ = std::chrono::steady_clock::now();
@@ -128,21 +166,21 @@ void Progress::step(int64_t step, double loss, double tokens_per_s) {
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double per_step = elapsed / std::max<int64_t>(1, step - start_step_);
   const double eta = per_step * static_cast<double>(total_ - step);
-  constexpr int width = 28;
-  const int filled = static_cast<int>(width * step / std::max<int64_t>(total_, 1));
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "\r[%s%s] %lld/%lld  loss %.5f  %.0f tok/s  ETA %s ",
-                std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
-                static_cast<long long>(step), static_cast<long long>(total_), loss, tokens_per_s,
-                format_duration(eta).c_str());
-  bar_ = buf;
-  out_ << bar_ << std::flush;
+  const int columns = columns_ ? columns_() : 0;
+  bar_ = layout(columns > 0 ? columns : 80, step, total_, loss, main_loss, tokens_per_s, eta);
+  out_ << "\r\033[K" << bar_ << std::flush;
+}
+
+int terminal_columns() {
+  winsize w{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0) return w.ws_col;
+  return 0;
 }
 
 void Progress::line(const std::string& text) {
   if (interactive_ && !bar_.empty()) out_ << "\r\033[K";
   out_ << text << "\n";
-  if (interactive_ && !bar_.empty()) out_ << bar_;
+  if (interactive_ && !bar_.empty()) out_ << "\r\033[K" << bar_;
   out_ << std::flush;
 }
 

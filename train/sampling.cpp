@@ -8,18 +8,22 @@
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/config.h"
 #include "moegrad/train/moe_lm.h"
+#include "moegrad/train/task.h"
 #include "moegrad/train/trainer.h"
 
 namespace moegrad::train {
 
 std::string sample_text(const SampleOptions& opt) {
-  CheckpointState s = load_checkpoint(opt.checkpoint);
-  Config cfg = parse_config(s.config_yaml, opt.checkpoint + " (embedded config)");
+  const bool from_checkpoint = !opt.checkpoint.empty();
+  const std::string source = from_checkpoint ? opt.checkpoint : opt.weights;
+  const std::string option = (from_checkpoint ? "--checkpoint " : "--weights ") + source;
+  const ModelWeights s = from_checkpoint ? checkpoint_weights(opt.checkpoint) : load_weights(opt.weights);
+  const Config cfg = weights_config(opt.config, {}, s, source, option);
   if (cfg.model.kind != ModelKind::moe_lm)
-    throw ConfigFileError(opt.checkpoint, "model.kind", "sampling needs a moe_lm checkpoint, this one is " +
-                                                            std::string(model_kind_name(cfg.model.kind)));
+    throw ConfigFileError(source, "model.kind", "sampling needs a moe_lm model, this one is " +
+                                                    std::string(model_kind_name(cfg.model.kind)));
   if (!(opt.temperature > 0)) throw ConfigFileError("--temperature", "temperature", "must be positive");
-  CharVocab vocab = CharVocab::from_string(s.vocab);
+  CharVocab vocab = CharVocab::from_string(s.vocab.empty() ? make_task(cfg, DType::f32)->vocabulary() : s.vocab);
   Generator init(0), gen(opt.seed);
   MoELM model(cfg, vocab.size(), init, DType::f32);
   model.to(opt.device);  // the checkpoint's device does not matter: its tensors are host bytes
@@ -43,7 +47,7 @@ std::string sample_text(const SampleOptions& opt) {
     // character of the vocabulary forever.
     for (double q : p)
       if (!std::isfinite(q))
-        throw NumericalError(opt.checkpoint + ": the model's next-character probabilities are not finite (its " +
+        throw NumericalError(source + ": the model's next-character probabilities are not finite (its " +
                              "weights overflow the logits); it cannot be sampled");
     double u = gen.next_double(), acc = 0;
     int64_t pick = static_cast<int64_t>(p.size()) - 1;

@@ -536,7 +536,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   if (have_state) warn_if_schedule_stretched(cfg, resumed_yaml, start, log);
   log << std::flush;
 
-  Progress progress(cfg.train.steps, args.interactive, log);
+  Progress progress(cfg.train.steps, args.interactive, log, terminal_columns);
   moe::GatingCall call;
   call.gen = &train_gen;
   call.noise_gates = cfg.model.noise_gates;
@@ -632,7 +632,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     const double loss_value = scalars.loss;
     summary.final_train_loss = loss_value;
     summary.final_train_main_loss = scalars.main_loss;
-    progress.step(done, loss_value, static_cast<double>(batch.tokens) / std::max(dt, 1e-9));
+    progress.step(done, loss_value, scalars.main_loss, static_cast<double>(batch.tokens) / std::max(dt, 1e-9));
     if (done % cfg.train.log_interval == 0 || done == cfg.train.steps) {
       const double tok_s = static_cast<double>(window_tokens) / std::max(window_time, 1e-9);
       window_time = 0;
@@ -692,31 +692,59 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   return summary;
 }
 
-json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
-                         const std::string& checkpoint) {
-  CheckpointState s = load_checkpoint(checkpoint);
-  Config cfg;
+Config weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
+                      const ModelWeights& w, const std::string& source, const std::string& option) {
   if (config_path.empty()) {
-    // The checkpoint's own config, on the cpu unless --device (a later override) says else:
+    if (w.config_yaml.empty())
+      throw ConfigFileError(option, "config",
+                            source + " records no config (a state dict saved elsewhere, e.g. by PyTorch): give the "
+                                     "YAML config of the model as well");
+    // The file's own config, on the cpu unless --device (a later override) says else:
     // where it was trained does not matter.
     std::vector<std::string> o = {"device=cpu"};
     o.insert(o.end(), overrides.begin(), overrides.end());
-    cfg = parse_config(s.config_yaml, checkpoint + " (embedded config)", o);
-  } else {
-    cfg = load_config(config_path, overrides);
-    check_same_run(cfg, s.config_yaml, checkpoint, "--checkpoint " + checkpoint, "the checkpoint's saved config",
-                   Purpose::evaluate);
+    return parse_config(w.config_yaml, source + " (embedded config)", o);
   }
+  Config cfg = load_config(config_path, overrides);
+  if (!w.config_yaml.empty())
+    check_same_run(cfg, w.config_yaml, source, option,
+                   option.rfind("--checkpoint", 0) == 0 ? "the checkpoint's saved config"
+                                                         : "the config saved with the weights",
+                   Purpose::evaluate);
+  return cfg;
+}
+
+namespace {
+json evaluate_weights(const std::string& config_path, const std::vector<std::string>& overrides,
+                      const ModelWeights& w, const std::string& source, const std::string& option) {
+  const Config cfg = weights_config(config_path, overrides, w, source, option);
   std::unique_ptr<Task> task = make_task(cfg, DType::f32);
+  if (!w.vocab.empty() && w.vocab != task->vocabulary())
+    throw ConfigFileError(option, "data", "the data's vocabulary differs from the one saved with the weights");
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, DType::f32);
-  model->load_state_dict(s.model, /*strict=*/true);
-  Evaluation ev = evaluate(*model, *task, cfg, s.step);
+  model->load_state_dict(w.model, /*strict=*/true);
+  Evaluation ev = evaluate(*model, *task, cfg, std::max<int64_t>(w.step, 0));
   if (!std::isfinite(ev.main_loss))
-    throw NumericalError(checkpoint + ": its weights give a " + (std::isnan(ev.main_loss) ? "NaN" : "Inf") +
+    throw NumericalError(source + ": its weights give a " + (std::isnan(ev.main_loss) ? "NaN" : "Inf") +
                          " eval loss" + largest_parameter(model->named_parameters()));
-  json rec = ev.record;
+  if (w.step < 0) ev.record.erase("step");  // a state dict from elsewhere does not say
+  return ev.record;
+}
+}  // namespace
+
+json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
+                         const std::string& checkpoint) {
+  json rec = evaluate_weights(config_path, overrides, checkpoint_weights(checkpoint), checkpoint,
+                              "--checkpoint " + checkpoint);
   rec["checkpoint"] = checkpoint;
+  return rec;
+}
+
+json evaluate_weights_file(const std::string& config_path, const std::vector<std::string>& overrides,
+                           const std::string& weights) {
+  json rec = evaluate_weights(config_path, overrides, load_weights(weights), weights, "--weights " + weights);
+  rec["weights"] = weights;
   return rec;
 }
 

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "moegrad/core/error.h"
+#include "moegrad/train/checkpoint.h"
+#include "moegrad/train/config.h"
 
 namespace moegrad::train {
 
@@ -44,10 +46,21 @@ struct TrainSummary {
 // checkpoint of the last finished step saved), or Error.
 TrainSummary run_training(const TrainArgs& args, std::ostream& log);
 
+// The config of a model whose weights came from `source` (the file as given by `option`,
+// "--checkpoint X" or "--weights X"): with no config_path the one the file records (on the
+// cpu unless overridden), an error when it records none; with a config_path that config,
+// refused when its model or data differ from the recorded one.
+Config weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
+                      const ModelWeights& w, const std::string& source, const std::string& option);
+
 // Loads the model of `checkpoint` (built from the config, or with an empty config_path from
 // the checkpoint's own, on the cpu unless overridden) and evaluates it on the held-out data:
 // {"loss", "main_loss", ...} as the trainer's eval records.
 nlohmann::json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
                                    const std::string& checkpoint);
+// The same for a plain state dict file (load_weights): with no config_path, the config the
+// file records, and an error naming --weights when it records none.
+nlohmann::json evaluate_weights_file(const std::string& config_path, const std::vector<std::string>& overrides,
+                                     const std::string& weights);
 
 }  // namespace moegrad::train
