@@ -1,6 +1,7 @@
 #pragma once
-// The feedforward experts of st-moe-pytorch.
+// The feedforward experts of st-moe-pytorch, of any registered kind.
 #include <memory>
+#include <string>
 
 #include "moegrad/core/generator.h"
 #include "moegrad/nn/container.h"
@@ -10,15 +11,17 @@ namespace moegrad::moe {
 struct ExpertOptions {
   int64_t dim = 0;
   double hidden_mult = 4.0;
-  bool mult_bias = true;
+  bool mult_bias = true;  // geglu only
   bool prenorm = false;
+  std::string kind = "geglu";  // a registered expert kind (moe/expert_kind.h)
   void validate() const;
-  // int(dim * hidden_mult * 2 / 3), as Python computes it.
+  // The kind's hidden width: int(dim * hidden_mult * 2 / 3) for geglu, as Python computes it.
   int64_t hidden() const;
 };
 
-// [RMSNorm(dim)] -> Linear(dim, 2h) -> GEGLU(h) -> Linear(h, dim), named net.<i> over the
-// layers present. Linear weights and biases ~ U(-out^-0.5, out^-0.5).
+// [RMSNorm(dim)] then the layers of its kind (moe/expert_kind.h), named net.<i>: by default
+// Linear(dim, 2h) -> GEGLU(h) -> Linear(h, dim). Linear weights and biases ~ U(-out^-0.5,
+// out^-0.5). `net` may be replaced (expert.net = other): the module's names follow it.
 class Expert : public nn::Layer {
  public:
   Expert(const ExpertOptions& opt, Generator& gen, DType dtype = DType::f32);

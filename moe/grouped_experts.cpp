@@ -7,6 +7,7 @@
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
 #include "moegrad/core/threading.h"
+#include "moegrad/moe/expert_kind.h"
 #include "moegrad/nn/geglu.h"
 #include "moegrad/nn/linear.h"
 
@@ -18,14 +19,20 @@ struct ExpertWeights {
   Tensor w1, b1, mult_bias, w2, b2;  // mult_bias undefined without one
 };
 
-// The GEGLU feedforward's weights, or nothing when the expert's net is some other structure
-// (a user may have swapped it): then the experts run one by one, never misread.
+// The GEGLU feedforward's weights, found by the submodule paths the expert's kind declares
+// (expert_kind.h), or nothing: the kind declares none, or what sits at those paths is not
+// a GEGLU feedforward of the expert's widths (a user may have replaced the net). Then the
+// experts run one by one, never misread.
 std::optional<ExpertWeights> weights_of(const Expert& e) {
-  if (!e.net || e.net->size() != 3) return std::nullopt;
-  const auto* in = dynamic_cast<const nn::Linear*>((*e.net)[0].get());
-  const auto* act = dynamic_cast<const nn::GEGLU*>((*e.net)[1].get());
-  const auto* out = dynamic_cast<const nn::Linear*>((*e.net)[2].get());
+  const ExpertKind& kind = find_expert_kind(e.options.kind);
+  const std::optional<GegluLayout> layout = kind.grouped ? kind.grouped(e.options) : std::nullopt;
+  if (!layout) return std::nullopt;
+  const auto in = std::dynamic_pointer_cast<nn::Linear>(e.find_module(layout->in));
+  const auto act = std::dynamic_pointer_cast<nn::GEGLU>(e.find_module(layout->act));
+  const auto out = std::dynamic_pointer_cast<nn::Linear>(e.find_module(layout->out));
   if (!in || !act || !out || !in->bias.defined() || !out->bias.defined()) return std::nullopt;
+  const int64_t d = e.options.dim, h = act->dim;
+  if (in->weight.shape() != Shape{2 * h, d} || out->weight.shape() != Shape{d, h}) return std::nullopt;
   if (act->mult_bias.defined() != e.options.mult_bias) return std::nullopt;
   return ExpertWeights{in->weight, in->bias, act->mult_bias, out->weight, out->bias};
 }
@@ -126,7 +133,7 @@ TensorList grouped_experts_forward(Experts& experts, const TensorList& inputs) {
                   "grouped_experts_forward: input ", i, " of shape ", inputs[i].shape(), " is not (rows, ",
                   experts[i].options.dim, ")");
     MOEGRAD_CHECK(weights_of(experts[i]).has_value(), "grouped_experts_forward: expert ", i,
-                  " is not a GEGLU feedforward (check can_group_experts first)");
+                  " is not a GEGLU feedforward at the paths its kind declares (check can_group_experts first)");
     const ExpertWeights w = *weights_of(experts[i]);
     params.insert(params.end(), {w.w1, w.b1});
     if (mult_bias) params.push_back(w.mult_bias);

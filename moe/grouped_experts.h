@@ -11,8 +11,9 @@
 
 namespace moegrad::moe {
 
-// Whether grouped_experts_forward can stand in for the experts' own forward: none has a
-// prenorm, and there is more than one thread to spread them over.
+// Whether grouped_experts_forward can stand in for the experts' own forward: every
+// expert's kind declares a GEGLU layout (expert_kind.h) and its net holds one there, none
+// has a prenorm, and there is more than one thread to spread them over.
 bool can_group_experts(const Experts& experts);
 
 // inputs[i] (rows_i, dim) through expert i; rows_i may be 0.

@@ -7,9 +7,13 @@
 
 namespace moegrad::moe {
 
-ExpertOptions MoEOptions::expert() const { return {.dim = dim, .hidden_mult = expert_hidden_mult}; }
+ExpertOptions MoEOptions::expert() const {
+  return {.dim = dim, .hidden_mult = expert_hidden_mult, .kind = expert_kind};
+}
 
-ExpertOptions SparseMoEBlockOptions::feedforward() const { return {.dim = moe.dim, .prenorm = true}; }
+ExpertOptions SparseMoEBlockOptions::feedforward() const {
+  return {.dim = moe.dim, .prenorm = true, .kind = moe.expert_kind};
+}
 
 TopNGatingOptions MoEOptions::gating() const {
   TopNGatingOptions g;
@@ -42,7 +46,11 @@ void MoEOptions::validate() const {
     std::string key = err.key() == "num_gates" ? "num_experts" : err.key() == "top_n" ? "gating_top_n" : err.key();
     throw ConfigError(key, err.message());
   }
-  ExpertOptions{.dim = dim, .hidden_mult = expert_hidden_mult}.validate();
+  try {
+    expert().validate();
+  } catch (const ConfigError& err) {
+    throw ConfigError(err.key() == "kind" ? "expert_kind" : err.key(), err.message());
+  }
   if (router) {
     MoERouterOptions r = *router;
     r.dim = dim;
@@ -57,14 +65,14 @@ void MoEOptions::validate() const {
 
 MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
   opt.validate();
-  gate = register_module("gate", std::make_shared<TopNGating>(opt.gating(), gen, dtype,
+  register_module("gate", gate, std::make_shared<TopNGating>(opt.gating(), gen, dtype,
                                                                 /*with_projection=*/!opt.router));
-  experts = register_module("experts", std::make_shared<Experts>(opt.num_experts, opt.expert(), gen, dtype));
+  register_module("experts", experts, std::make_shared<Experts>(opt.num_experts, opt.expert(), gen, dtype));
   if (opt.router) {
     MoERouterOptions r = *opt.router;
     r.dim = opt.dim;
     r.num_experts = opt.num_experts;
-    router = register_module("router", std::make_shared<MoERouter>(r, gen, dtype));
+    register_module("router", router, std::make_shared<MoERouter>(r, gen, dtype));
   }
 }
 
@@ -98,10 +106,10 @@ MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* time
 
 SparseMoEBlock::SparseMoEBlock(const SparseMoEBlockOptions& opt, Generator& gen, DType dtype) {
   opt.validate();
-  moe = register_module("moe", std::make_shared<MoE>(opt.moe, gen, dtype));
-  moe_prenorm = register_module("moe_prenorm", std::make_shared<nn::RMSNorm>(opt.moe.dim, dtype));
-  if (opt.add_ff_before) ff_before = register_module("ff_before", std::make_shared<Expert>(opt.feedforward(), gen, dtype));
-  if (opt.add_ff_after) ff_after = register_module("ff_after", std::make_shared<Expert>(opt.feedforward(), gen, dtype));
+  register_module("moe", moe, std::make_shared<MoE>(opt.moe, gen, dtype));
+  register_module("moe_prenorm", moe_prenorm, std::make_shared<nn::RMSNorm>(opt.moe.dim, dtype));
+  if (opt.add_ff_before) register_module("ff_before", ff_before, std::make_shared<Expert>(opt.feedforward(), gen, dtype));
+  if (opt.add_ff_after) register_module("ff_after", ff_after, std::make_shared<Expert>(opt.feedforward(), gen, dtype));
 }
 
 MoEOutput SparseMoEBlock::forward(const Tensor& x_in, const GatingCall& call, PhaseTimes* times) {

@@ -15,6 +15,7 @@ struct MoEOptions {
   int64_t dim = 0;
   int64_t num_experts = 16;
   double expert_hidden_mult = 4.0;
+  std::string expert_kind = "geglu";  // every expert's kind, ff_before/after's too (expert_kind.h)
   Threshold threshold_train = 0.2;
   Threshold threshold_eval = 0.2;
   double capacity_factor_train = 1.25;

@@ -32,7 +32,7 @@ MoERouter::MoERouter(const MoERouterOptions& opt, Generator& gen, DType dtype) :
   std::vector<int64_t> widths;
   if (auto* w = std::get_if<std::vector<int64_t>>(&opt.hidden_layers)) widths = *w;
   if (auto* count = std::get_if<int64_t>(&opt.hidden_layers)) widths.assign(*count, opt.dim);
-  layers = register_module("layers", std::make_shared<nn::Sequential>());
+  register_module("layers", layers, std::make_shared<nn::Sequential>());
   int64_t in = opt.dim;
   for (int64_t w : widths) {
     layers->push_back(std::make_shared<nn::Linear>(in, w, /*bias=*/true, gen, dtype));

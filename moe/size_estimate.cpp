@@ -3,17 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "moegrad/moe/expert_kind.h"
+
 namespace moegrad::moe {
 
-namespace {
-// ExpertOptions::hidden() in double: the same expression, without its int64 check.
-double hidden_width(const ExpertOptions& o) { return std::floor(static_cast<double>(o.dim) * o.hidden_mult * 2.0 / 3.0); }
-}  // namespace
-
 double expert_parameter_count(const ExpertOptions& o) {
-  const double d = static_cast<double>(o.dim), h = hidden_width(o);
-  // [RMSNorm(d)], Linear(d, 2h) with bias, GEGLU(h) [mult bias], Linear(h, d) with bias.
-  return (o.prenorm ? d : 0) + (d * 2 * h + 2 * h) + (o.mult_bias ? h : 0) + (h * d + d);
+  // [RMSNorm(d)], then the kind's layers.
+  return (o.prenorm ? static_cast<double>(o.dim) : 0) + find_expert_kind(o.kind).parameter_count(o);
 }
 
 double router_parameter_count(const MoERouterOptions& o) {
@@ -51,9 +47,8 @@ double block_parameter_count(const SparseMoEBlockOptions& o) {
 }
 
 double expert_activation_count(const ExpertOptions& o, double tokens) {
-  const double d = static_cast<double>(o.dim), h = hidden_width(o);
-  // Input and [norm], the 2h projection, the gated h and the output.
-  return tokens * (2 * d + 2 * h + h + d);
+  // The input and [the norm's output] (counted whether or not there is one), then the kind's.
+  return tokens * (2 * static_cast<double>(o.dim) + find_expert_kind(o.kind).activations_per_token(o));
 }
 
 double moe_activation_count(const MoEOptions& o, double groups, double tokens) {

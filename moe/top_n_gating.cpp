@@ -91,8 +91,7 @@ TopNGating::TopNGating(const TopNGatingOptions& opt, Generator& gen, DType dtype
     : options(opt) {
   opt.validate();
   if (with_projection) {
-    to_gates = register_module("to_gates",
-                               std::make_shared<nn::Linear>(opt.dim, opt.num_gates, /*bias=*/false, gen, dtype));
+    register_module("to_gates", to_gates, std::make_shared<nn::Linear>(opt.dim, opt.num_gates, /*bias=*/false, gen, dtype));
   }
   threshold_train = from_vector(opt.threshold_vector(true), {}, dtype);
   threshold_eval = from_vector(opt.threshold_vector(false), {}, dtype);

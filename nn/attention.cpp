@@ -21,9 +21,8 @@ int64_t checked_dim_head(int64_t dim, int64_t heads) {
 
 CausalSelfAttention::CausalSelfAttention(int64_t d, int64_t h, Generator& gen, DType dtype)
     : dim(d), heads(h), dim_head(checked_dim_head(d, h)) {
-  to_qkv =
-      register_module("to_qkv", std::make_shared<Linear>(d, 3 * d, /*bias=*/false, gen, dtype));
-  to_out = register_module("to_out", std::make_shared<Linear>(d, d, /*bias=*/false, gen, dtype));
+  register_module("to_qkv", to_qkv, std::make_shared<Linear>(d, 3 * d, /*bias=*/false, gen, dtype));
+  register_module("to_out", to_out, std::make_shared<Linear>(d, d, /*bias=*/false, gen, dtype));
 }
 
 Tensor CausalSelfAttention::forward(const Tensor& x) {

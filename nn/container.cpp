@@ -7,7 +7,7 @@ Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
 }
 
 void Sequential::push_back(std::shared_ptr<Layer> layer) {
-  register_module(std::to_string(layers_.size()), layer);
+  register_element(std::to_string(layers_.size()), layer);
   layers_.push_back(std::move(layer));
 }
 

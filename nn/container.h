@@ -26,7 +26,7 @@ template <typename M>
 class ModuleList : public Module {
  public:
   void push_back(std::shared_ptr<M> m) {
-    register_module(std::to_string(items_.size()), m);
+    register_element(std::to_string(items_.size()), m);
     items_.push_back(std::move(m));
   }
   std::string type_name() const override { return "ModuleList"; }

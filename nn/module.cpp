@@ -30,15 +30,29 @@ void Module::register_buffer(const std::string& name, Tensor& slot) {
   buffers_.emplace_back(name, &slot);
 }
 
-void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
+void Module::add_child(const std::string& name, std::function<std::shared_ptr<Module>()> get) {
   check_name(name);
+  children_.emplace_back(name, std::move(get));
+}
+
+void Module::register_element(const std::string& name, std::shared_ptr<Module> m) {
   MOEGRAD_CHECK(m != nullptr, type_name(), ": submodule '", name, "' is null");
-  children_.emplace_back(name, std::move(m));
+  add_child(name, [m = std::move(m)] { return m; });
+}
+
+std::shared_ptr<Module> Module::find_module(const std::string& path) const {
+  const size_t dot = path.find('.');
+  const std::string head = path.substr(0, dot);
+  for (const auto& [name, child] : named_children()) {
+    if (name != head) continue;
+    return dot == std::string::npos ? child : child->find_module(path.substr(dot + 1));
+  }
+  return nullptr;
 }
 
 void Module::collect(const std::string& prefix, bool params, NamedTensors& out) const {
   for (const auto& [name, slot] : params ? params_ : buffers_) out.emplace_back(prefix + name, *slot);
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", params, out);
+  for (const auto& [name, child] : named_children()) child->collect(prefix + name + ".", params, out);
 }
 
 NamedTensors Module::named_parameters() const {
@@ -60,7 +74,10 @@ NamedTensors Module::named_buffers() const {
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_children() const {
-  return children_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  for (const auto& [name, get] : children_)
+    if (std::shared_ptr<Module> m = get()) out.emplace_back(name, std::move(m));
+  return out;
 }
 
 int64_t Module::num_parameters() const {
@@ -76,7 +93,7 @@ StateDict Module::state_dict() const {
     static void run(const Module& m, const std::string& prefix, StateDict& sd) {
       for (const auto& [name, slot] : m.params_) sd.set(prefix + name, *slot);
       for (const auto& [name, slot] : m.buffers_) sd.set(prefix + name, *slot);
-      for (const auto& [name, child] : m.children_) run(*child, prefix + name + ".", sd);
+      for (const auto& [name, child] : m.named_children()) run(*child, prefix + name + ".", sd);
     }
   };
   Walk::run(*this, "", sd);
@@ -114,7 +131,7 @@ void Module::load_state_dict(const StateDict& sd, bool strict) {
 
 void Module::train(bool on) {
   training_ = on;
-  for (auto& [name, child] : children_) child->train(on);
+  for (auto& [name, child] : named_children()) child->train(on);
 }
 
 void Module::zero_grad() {
@@ -126,7 +143,7 @@ void Module::to(DType dtype) {
     if (slot->dtype() != dtype) *slot = requires_grad_(core::to(*slot, dtype));
   for (auto& [name, slot] : buffers_)
     if (is_floating(slot->dtype()) && slot->dtype() != dtype) *slot = core::to(*slot, dtype);
-  for (auto& [name, child] : children_) child->to(dtype);
+  for (auto& [name, child] : named_children()) child->to(dtype);
 }
 
 void Module::to(const Device& device) {
@@ -138,14 +155,14 @@ void Module::to(const Device& device) {
   }
   for (auto& [name, slot] : buffers_)
     if (slot->defined() && slot->device() != device) *slot = core::to(*slot, device);
-  for (auto& [name, child] : children_) child->to(device);
+  for (auto& [name, child] : named_children()) child->to(device);
 }
 
 void Module::repr_into(std::string& out, int indent) const {
   out += type_name() + "(" + extra_repr();
-  if (!children_.empty()) {
+  if (const auto children = named_children(); !children.empty()) {
     out += "\n";
-    for (const auto& [name, child] : children_) {
+    for (const auto& [name, child] : children) {
       out += std::string(indent + 2, ' ') + "(" + name + "): ";
       child->repr_into(out, indent + 2);
       out += "\n";

@@ -9,11 +9,17 @@
 //   };
 //
 // Registration stores a pointer to the member, so to(dtype) and load_state_dict update
-// what forward reads. Modules are held by shared_ptr and never copied or moved.
+// what forward reads. The same holds for submodules: register_module("net", net, ...)
+// registers the member `net` itself, so assigning another module to it later
+// (expert.net = my_net, as a torch attribute assignment) is what named_parameters(),
+// state_dict(), to() and the optimizer built afterwards see. Modules are held by
+// shared_ptr and never copied or moved.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "moegrad/core/error.h"
 #include "moegrad/nn/state_dict.h"
 
 namespace moegrad::nn {
@@ -35,7 +41,10 @@ class Module {
   NamedTensors named_parameters() const;
   TensorList parameters() const;
   NamedTensors named_buffers() const;
+  // The children as their members hold them now (a member set to null is left out).
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const;
+  // The submodule at a dotted path ("moe.experts.experts.3.net"), or null.
+  std::shared_ptr<Module> find_module(const std::string& path) const;
   int64_t num_parameters() const;
 
   // Parameters then buffers of each module, parents before children, in registration order.
@@ -60,12 +69,17 @@ class Module {
  protected:
   void register_parameter(const std::string& name, Tensor& slot);
   void register_buffer(const std::string& name, Tensor& slot);
+  // Sets the member `slot` to m and registers the member: the child named `name` is
+  // whatever `slot` holds from then on.
   template <typename M>
-  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
-    add_child(name, m);
-    return m;
+  std::shared_ptr<M>& register_module(const std::string& name, std::shared_ptr<M>& slot, std::shared_ptr<M> m) {
+    MOEGRAD_CHECK(m != nullptr, type_name(), ": submodule '", name, "' is null");
+    slot = std::move(m);
+    add_child(name, [&slot]() -> std::shared_ptr<Module> { return slot; });
+    return slot;
   }
-  void add_child(const std::string& name, std::shared_ptr<Module> m);
+  // A child this module holds itself, not through a member (the elements of containers).
+  void register_element(const std::string& name, std::shared_ptr<Module> m);
 
  private:
   void collect(const std::string& prefix, bool params, NamedTensors& out) const;
@@ -75,7 +89,10 @@ class Module {
   bool training_ = true;
   std::vector<std::pair<std::string, Tensor*>> params_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
-  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  void add_child(const std::string& name, std::function<std::shared_ptr<Module>()> get);
+
+  // Each child's name and how to read it now.
+  std::vector<std::pair<std::string, std::function<std::shared_ptr<Module>()>>> children_;
 };
 
 // A module with one tensor in and one out: what Sequential chains.

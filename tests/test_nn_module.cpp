@@ -19,12 +19,12 @@ std::vector<std::string> names(const NamedTensors& v) {
 class Toy : public Module {
  public:
   explicit Toy(Generator& gen) {
-    net = register_module("net", std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
+    register_module("net", net, std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{
                                      std::make_shared<Linear>(4, 8, true, gen),
                                      std::make_shared<ReLU>(),
                                      std::make_shared<Linear>(8, 2, false, gen)}));
-    norm = register_module("norm", std::make_shared<LayerNorm>(2));
-    heads = register_module("heads", std::make_shared<ModuleList<Linear>>());
+    register_module("norm", norm, std::make_shared<LayerNorm>(2));
+    register_module("heads", heads, std::make_shared<ModuleList<Linear>>());
     heads->push_back(std::make_shared<Linear>(2, 3, true, gen));
     heads->push_back(std::make_shared<Linear>(2, 1, true, gen));
     scale = ones({1});

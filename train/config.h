@@ -24,6 +24,8 @@ struct ModelConfig {
   // The MoE layers (mlp_moe, moe_lm).
   int64_t num_experts = 8;
   double expert_hidden_mult = 2.0;
+  // What every expert, and each dense feedforward, is: a registered kind (moe/expert_kind.h).
+  std::string expert_kind = "geglu";
   int64_t top_n = 2;
   moe::Threshold threshold_train = 0.2;
   moe::Threshold threshold_eval = 0.2;

@@ -290,6 +290,7 @@ void read_model(Section s, ModelConfig& m, Source& src) {
   s.read("hidden_mult", m.hidden_mult, kMult);
   s.read("num_experts", m.num_experts, {1, kMaxExperts});
   s.read("expert_hidden_mult", m.expert_hidden_mult, kMult);
+  s.read("expert_kind", m.expert_kind);
   s.read("top_n", m.top_n, {1, kMaxExperts});
   m.threshold_train = read_threshold(s, "threshold_train", m.threshold_train, src);
   m.threshold_eval = read_threshold(s, "threshold_eval", m.threshold_eval, src);
@@ -416,14 +417,21 @@ void validate(Config& c, const Source& src) {
     src.fail("device", e.message());
   }
 
-  if (m.kind != ModelKind::mlp_dense) {
+  if (m.kind == ModelKind::mlp_dense) {
+    try {
+      m.dense_feedforward().validate();
+    } catch (const ConfigError& e) {
+      src.fail("model." + (e.key() == "kind" ? std::string("expert_kind") : e.key()), e.message());
+    }
+  } else {
     // The MoE options validate themselves; their keys are renamed into this schema.
     try {
       moe::SparseMoEBlockOptions b = m.block();
       b.validate();
     } catch (const ConfigError& e) {
       static const std::map<std::string, std::string> rename = {{"gating_top_n", "top_n"},
-                                                                {"hidden_mult", "expert_hidden_mult"}};
+                                                                {"hidden_mult", "expert_hidden_mult"},
+                                                                {"kind", "expert_kind"}};
       // The keys each block rule compares against, for blaming a --set of those.
       static const std::map<std::string, std::vector<std::string>> related = {
           {"top_n", {"model.num_experts"}},
@@ -476,7 +484,7 @@ void validate(Config& c, const Source& src) {
 }  // namespace
 
 moe::ExpertOptions ModelConfig::dense_feedforward() const {
-  return {.dim = dim, .hidden_mult = hidden_mult, .prenorm = true};
+  return {.dim = dim, .hidden_mult = hidden_mult, .prenorm = true, .kind = expert_kind};
 }
 
 moe::SparseMoEBlockOptions ModelConfig::block() const {
@@ -484,6 +492,7 @@ moe::SparseMoEBlockOptions ModelConfig::block() const {
   b.moe.dim = dim;
   b.moe.num_experts = num_experts;
   b.moe.expert_hidden_mult = expert_hidden_mult;
+  b.moe.expert_kind = expert_kind;
   b.moe.threshold_train = threshold_train;
   b.moe.threshold_eval = threshold_eval;
   b.moe.capacity_factor_train = capacity_factor_train;

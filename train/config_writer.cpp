@@ -61,6 +61,7 @@ std::string to_yaml(const Config& c) {
   out << YAML::Key << "hidden_mult" << YAML::Value << Real{m.hidden_mult};
   out << YAML::Key << "num_experts" << YAML::Value << m.num_experts;
   out << YAML::Key << "expert_hidden_mult" << YAML::Value << Real{m.expert_hidden_mult};
+  out << YAML::Key << "expert_kind" << YAML::Value << m.expert_kind;
   out << YAML::Key << "top_n" << YAML::Value << m.top_n;
   out << YAML::Key << "threshold_train" << YAML::Value;
   emit_threshold(out, m.threshold_train);

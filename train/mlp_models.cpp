@@ -14,12 +14,12 @@ int64_t idle_expert_parameters(const moe::MoE& moe, int64_t top_n) {
 }  // namespace
 
 MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) : top_n_(c.model.top_n) {
-  in_proj = register_module("in_proj", std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
-  blocks = register_module("blocks", std::make_shared<nn::ModuleList<moe::SparseMoEBlock>>());
+  register_module("in_proj", in_proj, std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
+  register_module("blocks", blocks, std::make_shared<nn::ModuleList<moe::SparseMoEBlock>>());
   for (int64_t i = 0; i < c.model.depth; ++i)
     blocks->push_back(std::make_shared<moe::SparseMoEBlock>(c.model.block(), gen, dtype));
-  norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
-  head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
+  register_module("norm", norm, std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
+  register_module("head", head, std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
 }
 
 ModelOutput MlpMoE::forward(const Batch& batch, const moe::GatingCall& call) {
@@ -43,12 +43,12 @@ int64_t MlpMoE::active_parameters() const {
 }
 
 MlpDense::MlpDense(const Config& c, Generator& gen, DType dtype) {
-  in_proj = register_module("in_proj", std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
-  blocks = register_module("blocks", std::make_shared<nn::ModuleList<moe::Expert>>());
+  register_module("in_proj", in_proj, std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
+  register_module("blocks", blocks, std::make_shared<nn::ModuleList<moe::Expert>>());
   const moe::ExpertOptions ff = c.model.dense_feedforward();
   for (int64_t i = 0; i < c.model.depth; ++i) blocks->push_back(std::make_shared<moe::Expert>(ff, gen, dtype));
-  norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
-  head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
+  register_module("norm", norm, std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
+  register_module("head", head, std::make_shared<nn::Linear>(c.model.dim, c.data.output_dim, true, gen, dtype));
 }
 
 ModelOutput MlpDense::forward(const Batch& batch, const moe::GatingCall&) {

@@ -7,9 +7,9 @@
 namespace moegrad::train {
 
 MoELMBlock::MoELMBlock(const ModelConfig& m, Generator& gen, DType dtype) {
-  attn_norm = register_module("attn_norm", std::make_shared<nn::RMSNorm>(m.dim, dtype));
-  attn = register_module("attn", std::make_shared<nn::CausalSelfAttention>(m.dim, m.heads, gen, dtype));
-  moe = register_module("moe", std::make_shared<moe::SparseMoEBlock>(m.block(), gen, dtype));
+  register_module("attn_norm", attn_norm, std::make_shared<nn::RMSNorm>(m.dim, dtype));
+  register_module("attn", attn, std::make_shared<nn::CausalSelfAttention>(m.dim, m.heads, gen, dtype));
+  register_module("moe", moe, std::make_shared<moe::SparseMoEBlock>(m.block(), gen, dtype));
 }
 
 moe::MoEOutput MoELMBlock::forward(const Tensor& x, const moe::GatingCall& call) {
@@ -20,12 +20,12 @@ moe::MoEOutput MoELMBlock::forward(const Tensor& x, const moe::GatingCall& call)
 MoELM::MoELM(const Config& c, int64_t vocab, Generator& gen, DType dtype)
     : context_(c.model.context), top_n_(c.model.top_n) {
   MOEGRAD_CHECK(vocab >= 1, "MoELM: the vocabulary is empty");
-  tok_emb = register_module("tok_emb", std::make_shared<nn::Embedding>(vocab, c.model.dim, gen, dtype));
-  pos_emb = register_module("pos_emb", std::make_shared<nn::Embedding>(c.model.context, c.model.dim, gen, dtype));
-  blocks = register_module("blocks", std::make_shared<nn::ModuleList<MoELMBlock>>());
+  register_module("tok_emb", tok_emb, std::make_shared<nn::Embedding>(vocab, c.model.dim, gen, dtype));
+  register_module("pos_emb", pos_emb, std::make_shared<nn::Embedding>(c.model.context, c.model.dim, gen, dtype));
+  register_module("blocks", blocks, std::make_shared<nn::ModuleList<MoELMBlock>>());
   for (int64_t i = 0; i < c.model.depth; ++i) blocks->push_back(std::make_shared<MoELMBlock>(c.model, gen, dtype));
-  norm = register_module("norm", std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
-  head = register_module("head", std::make_shared<nn::Linear>(c.model.dim, vocab, false, gen, dtype));
+  register_module("norm", norm, std::make_shared<nn::RMSNorm>(c.model.dim, dtype));
+  register_module("head", head, std::make_shared<nn::Linear>(c.model.dim, vocab, false, gen, dtype));
 }
 
 ModelOutput MoELM::logits(const Tensor& tokens, const moe::GatingCall& call) {

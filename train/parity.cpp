@@ -473,11 +473,16 @@ std::map<std::string, Tensor> run_trajectory(const Fixture& fx, const FixturePla
   const DType dt = opt.dtype;
   class Model : public nn::Module {
    public:
+    Model(const TrajectoryPlan& t, Generator& gen, DType dt) {
+      register_module("block", block, std::make_shared<moe::SparseMoEBlock>(t.block, gen, dt));
+      register_module("head", head, std::make_shared<nn::Linear>(t.head_in, t.head_out, t.head_bias, gen, dt));
+    }
     std::string type_name() const override { return "TrainTrajectory"; }
-    using nn::Module::register_module;
-  } model;
-  auto block = model.register_module("block", std::make_shared<moe::SparseMoEBlock>(t.block, gen, dt));
-  auto head = model.register_module("head", std::make_shared<nn::Linear>(t.head_in, t.head_out, t.head_bias, gen, dt));
+    std::shared_ptr<moe::SparseMoEBlock> block;
+    std::shared_ptr<nn::Linear> head;
+  } model(t, gen, dt);
+  auto block = model.block;
+  auto head = model.head;
   model.to(dt);
   model.load_state_dict(fx.with_prefix("param/"), /*strict=*/true);
   model.to(opt.device);
