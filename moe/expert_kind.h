@@ -18,11 +18,10 @@
 #include <vector>
 
 #include "moegrad/core/generator.h"
+#include "moegrad/moe/expert.h"
 #include "moegrad/nn/module.h"
 
 namespace moegrad::moe {
-
-struct ExpertOptions;
 
 // Where the grouped fast path (grouped_experts.h) finds a GEGLU feedforward's layers,
 // as submodule paths of the expert: Linear(d, 2h), GEGLU(h), Linear(h, d).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs this build of moegrad into a fresh prefix and builds and runs one of examples/
-# against it, as a user's project outside the tree would: find_package(moegrad) and
-# moegrad::moegrad, nothing else. Usage: build_example.sh BUILD_DIR SOURCE_DIR EXAMPLE
+# Installs this build of moegrad into a fresh prefix, then builds one of examples/ against
+# it, as a user's project outside the tree would (find_package(moegrad) and
+# moegrad::moegrad, nothing else), and runs the tests the example declares.
+# Usage: build_example.sh BUILD_DIR SOURCE_DIR EXAMPLE
 set -euo pipefail
 build=$1 src=$2 example=$3
 # A fixed place under the build folder, so that ccache recognises the example's compile.
@@ -24,5 +25,5 @@ if command -v ccache > /dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=c
 cmake -S "$src/examples/$example" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" "${launcher[@]}" > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/build" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-cd "$work/build"
-"./$example"
+# Each example declares its own tests; an example without any is an error, not a pass.
+ctest --test-dir "$work/build" --output-on-failure --no-tests=error
