@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # ccache keys on paths relative to the checkout, so clones share one cache.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: all deps configure build train test demo clean test-asan fuzz bench install
+.PHONY: all deps configure build train test demo clean test-asan fuzz bench install config-docs
 
 all: build
 
@@ -26,6 +26,10 @@ train: build
 
 demo: build
 	$(BUILD_DIR)/moegrad demo
+
+# configs/README.md's key tables, regenerated from the config schema (train/config_schema.cpp).
+config-docs: build
+	$(BUILD_DIR)/moegrad config-docs --update configs/README.md
 
 # Headers (include/moegrad/), libraries, the moegrad binary and the CMake package, into PREFIX.
 PREFIX ?= /usr/local

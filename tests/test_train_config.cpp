@@ -86,8 +86,8 @@ TEST_CASE("the resolved config reads back to the same config", "[train][config]"
 
 TEST_CASE("numbers are written back in their shortest form that reads back exactly", "[train][config]") {
   const double awkward = 0.1 + 0.2;  // 0.30000000000000004: needs all 17 digits
-  Config c = parse_config("optim:\n  lr: 0.003\n  betas: [0.9, 0.999]\n  eps: 1e-08\nmodel:\n  threshold_train: [0.2]\n"
-                          "  top_n: 2\n  noise_mult: 0.30000000000000004\n",
+  Config c = parse_config("optim:\n  lr: 0.003\n  betas: [0.9, 0.999]\n  eps: 1e-08\n  schedule:\n    kind: warmup_cosine\n"
+                          "model:\n  threshold_train: [0.2]\n  top_n: 2\n  noise_mult: 0.30000000000000004\n",
                           "t.yaml");
   const std::string yaml = to_yaml(c);
   CHECK_THAT(yaml, Catch::Contains("lr: 0.003\n") && Catch::Contains("betas: [0.9, 0.999]") &&
@@ -130,4 +130,21 @@ TEST_CASE("a config file naming a device this machine lacks is refused when load
   }
   CHECK(load_config(path, {"device=cpu"}).device == "cpu");
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the resolved config leaves out the keys that do not apply to its kinds", "[train][config]") {
+  const std::string lm = to_yaml(parse_config("model:\n  kind: moe_lm\ndata:\n  task: char_lm\n", "t.yaml"));
+  CHECK_THAT(lm, Catch::Contains("heads: 4") && Catch::Contains("seq_len: 64") && Catch::Contains("top_n: 2"));
+  CHECK_THAT(lm, !Catch::Contains("num_clusters") && !Catch::Contains("hidden_mult: 4") &&
+                     !Catch::Contains("momentum") && !Catch::Contains("step_size"));
+  const std::string dense = to_yaml(parse_config("model:\n  kind: mlp_dense\noptim:\n  name: sgd\n  momentum: 0.9\n"
+                                                 "  schedule:\n    kind: step\n",
+                                                 "t.yaml"));
+  CHECK_THAT(dense, Catch::Contains("hidden_mult: 4") && Catch::Contains("momentum: 0.9") &&
+                        Catch::Contains("step_size: 1") && Catch::Contains("num_clusters: 8"));
+  CHECK_THAT(dense, !Catch::Contains("num_experts") && !Catch::Contains("heads") && !Catch::Contains("betas") &&
+                        !Catch::Contains("warmup_steps") && !Catch::Contains("seq_len"));
+  // Such keys are still read and checked, and a config that gives them reads the same.
+  CHECK_THROWS_WITH(parse_config("model:\n  heads: 0\n", "t.yaml"), Catch::Contains("model.heads"));
+  CHECK(to_yaml(parse_config("model:\n  heads: 8\n", "t.yaml")) == to_yaml(parse_config("", "t.yaml")));
 }

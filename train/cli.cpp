@@ -11,13 +11,16 @@
 #include <system_error>
 
 #include "moegrad/core/error.h"
+#include "moegrad/core/file_read.h"
 #include "moegrad/core/memory_budget.h"
 #include "moegrad/core/threading.h"
+#include "moegrad/nn/safetensors.h"
 #include "moegrad/train/bench.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/cli.h"
 #include "moegrad/train/cli_args.h"
 #include "moegrad/train/config.h"
+#include "moegrad/train/config_docs.h"
 #include "moegrad/train/interrupt.h"
 #include "moegrad/train/mlp_demo.h"
 #include "moegrad/train/parity.h"
@@ -131,6 +134,10 @@ int run_cli(int argc, char** argv, const std::string& program) {
   eval_cmd->add_option("--threads", eval_threads, "threads for kernels and OpenBLAS (default 1)");
   eval_cmd->add_option("--device", eval_device, device_help);
 
+  std::string docs_check, docs_update;
+  CLI::App* docs_cmd = app.add_subcommand("config-docs", "print the config key tables of configs/README.md");
+  docs_cmd->add_option("--check", docs_check, "exit 1 when FILE's tables differ from the schema's");
+  docs_cmd->add_option("--update", docs_update, "rewrite FILE's tables from the schema");
   std::string check_path;
   std::vector<std::string> check_overrides;
   CLI::App* check_cmd = app.add_subcommand("check-config", "validate a config and print it fully resolved");
@@ -221,6 +228,24 @@ int run_cli(int argc, char** argv, const std::string& program) {
                        .dump()
                 << "\n";
       return 0;
+    }
+    if (*docs_cmd) {
+      if (docs_check.empty() && docs_update.empty()) {
+        std::cout << train::config_docs_markdown();
+        return 0;
+      }
+      const std::string& file = docs_check.empty() ? docs_update : docs_check;
+      const std::string text = nn::read_file(file, kMaxConfigFileBytes);
+      const std::string fresh = train::with_config_docs(text, file);
+      if (!docs_update.empty()) {
+        nn::write_file_atomic(file, fresh);
+        return 0;
+      }
+      if (fresh == text) return 0;
+      std::cerr << program << " config-docs: " << file
+                << "'s config tables differ from the schema's; regenerate them with `" << program
+                << " config-docs --update " << file << "`\n";
+      return 1;
     }
     if (*export_cmd) {
       const size_t n = train::export_weights(export_checkpoint, export_out);

@@ -17,6 +17,7 @@
 #include "moegrad/train/char_corpus.h"
 #include "moegrad/core/memory_budget.h"
 #include "moegrad/train/config.h"
+#include "moegrad/train/config_schema.h"
 #include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
@@ -29,44 +30,6 @@ std::string echo(const std::string& v) {
   if (v.size() <= kEchoChars) return v;
   return v.substr(0, kEchoChars) + "... (" + std::to_string(v.size()) + " characters)";
 }
-
-// The range of an integer key, inclusive.
-struct IntRange {
-  int64_t lo, hi;
-};
-// The range of a number key: always finite (no .inf or .nan), from lo (excluded when
-// lo_open) to hi; hi = kAnyFinite means no bound beyond being finite.
-constexpr double kAnyFinite = std::numeric_limits<double>::max();
-struct RealRange {
-  double lo;
-  bool lo_open;
-  double hi;
-  bool contains(double v) const { return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi; }
-  std::string text() const {
-    std::ostringstream os;
-    if (hi == kAnyFinite) os << "a finite number " << (lo_open ? "> " : ">= ") << lo;
-    else os << "a finite number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
-    return os.str();
-  }
-};
-
-// The machine-sized ranges of the config's keys (configs/README.md documents them).
-// Sizes stay far below 2^63 in any product the run computes; the memory estimate
-// (train/memory_estimate.h) then refuses what would not fit this machine.
-constexpr int64_t kMaxWidth = int64_t{1} << 16;    // dim, input/output dims, router widths
-constexpr int64_t kMaxDepth = 1024;                  // residual blocks
-constexpr int64_t kMaxExperts = 4096;                // experts per layer, clusters
-constexpr int64_t kMaxContext = int64_t{1} << 16;   // model.context, data.seq_len
-constexpr int64_t kMaxSamples = int64_t{1} << 31;   // data.train_size, eval_size
-constexpr int64_t kMaxSteps = int64_t{1} << 40;     // steps and intervals
-constexpr int64_t kMaxBatch = int64_t{1} << 20;     // train.batch_size, eval_batches
-constexpr int64_t kMaxRouterLayers = 64;
-constexpr RealRange kMult{0, true, 64};              // hidden_mult, expert_hidden_mult
-constexpr RealRange kCapacityFactor{0, true, 1e6};
-constexpr RealRange kCoef{0, false, 1e6};             // loss coefficients, noise_mult
-constexpr RealRange kPositive{0, true, kAnyFinite};
-constexpr RealRange kNonNegative{0, false, kAnyFinite};
-constexpr RealRange kUnit{0, false, 1};
 
 // Where a key came from: a line of the file, or a --set override.
 struct Source {
@@ -280,126 +243,95 @@ std::string got(const T& v) {
   return os.str();
 }
 
-void read_model(Section s, ModelConfig& m, Source& src) {
-  m.kind = read_enum<ModelKind>(s, "kind", m.kind,
-                                {{"mlp_moe", ModelKind::mlp_moe}, {"mlp_dense", ModelKind::mlp_dense},
-                                 {"moe_lm", ModelKind::moe_lm}},
-                                src);
-  s.read("dim", m.dim, {1, kMaxWidth});
-  s.read("depth", m.depth, {1, kMaxDepth});
-  s.read("hidden_mult", m.hidden_mult, kMult);
-  s.read("num_experts", m.num_experts, {1, kMaxExperts});
-  s.read("expert_hidden_mult", m.expert_hidden_mult, kMult);
-  s.read("expert_kind", m.expert_kind);
-  s.read("top_n", m.top_n, {1, kMaxExperts});
-  m.threshold_train = read_threshold(s, "threshold_train", m.threshold_train, src);
-  m.threshold_eval = read_threshold(s, "threshold_eval", m.threshold_eval, src);
-  s.read("capacity_factor_train", m.capacity_factor_train, kCapacityFactor);
-  s.read("capacity_factor_eval", m.capacity_factor_eval, kCapacityFactor);
-  s.read("straight_through_dispatch_tensor", m.straight_through_dispatch_tensor);
-  s.read("differentiable_topk", m.differentiable_topk);
-  s.read("noise_gates", m.noise_gates);
-  s.read("noise_mult", m.noise_mult, kCoef);
-  s.read("balance_loss_coef", m.balance_loss_coef, kCoef);
-  s.read("router_z_loss_coef", m.router_z_loss_coef, kCoef);
-  s.read("add_ff_before", m.add_ff_before);
-  s.read("add_ff_after", m.add_ff_after);
-  m.dispatch = read_enum<moe::Dispatch>(s, "dispatch", m.dispatch,
-                                        {{"indexed", moe::Dispatch::indexed}, {"dense", moe::Dispatch::dense}}, src);
-  s.read("heads", m.heads, {1, kMaxWidth});
-  s.read("context", m.context, {1, kMaxContext});
-  if (s.present("router")) {
-    Section r = s.child("router");
-    moe::MoERouterOptions ro;
-    YAML::Node h = r.raw("hidden_layers");
-    const std::string key = r.key_path("hidden_layers");
-    const IntRange widths{1, kMaxWidth}, count{0, kMaxRouterLayers};
-    if (h.IsScalar()) {
-      ro.hidden_layers = r.parse_int(h.Scalar(), count, key, "null, an integer in [0, " +
-                                                                 std::to_string(kMaxRouterLayers) + "] or a list of widths");
-    } else if (h.IsSequence()) {
-      if (h.size() > static_cast<size_t>(kMaxRouterLayers))
-        src.fail(key, "at most " + std::to_string(kMaxRouterLayers) + " layers, got " + std::to_string(h.size()));
-      std::vector<int64_t> w;
-      for (size_t i = 0; i < h.size(); ++i) {
-        r.locate_element("hidden_layers", i, h[i]);
-        const std::string element = key + "[" + std::to_string(i) + "]";
-        if (!h[i].IsScalar()) src.fail(element, "expected an integer in [1, " + std::to_string(kMaxWidth) + "]");
-        w.push_back(r.parse_int(h[i].Scalar(), widths, element, "an integer in [1, " + std::to_string(kMaxWidth) + "]"));
-      }
-      ro.hidden_layers = w;
-    } else if (h.IsDefined() && !h.IsNull()) {
-      src.fail(key, "expected null, an integer or a list of integers");
-    }
-    ro.mechanism = read_enum<moe::RouterMechanism>(
-        r, "mechanism", moe::RouterMechanism::softmax,
-        {{"softmax", moe::RouterMechanism::softmax}, {"gumbel", moe::RouterMechanism::gumbel}}, src);
-    r.finish();
-    m.router = ro;
-  } else {
-    s.raw("router");
+void read_router(Section& s, const ConfigKey& key, const RouterKey& rk, Config& c, Source& src) {
+  if (!s.present(key.name)) {
+    s.raw(key.name);
+    c.model.router.reset();
+    return;
   }
-  s.finish();
-}
-
-void read_data(Section s, DataConfig& d, Source& src) {
-  d.task = read_enum<TaskKind>(s, "task", d.task, {{"clusters", TaskKind::clusters}, {"char_lm", TaskKind::char_lm}},
-                               src);
-  s.read("num_clusters", d.num_clusters, {1, kMaxExperts});
-  s.read("input_dim", d.input_dim, {1, kMaxWidth});
-  s.read("output_dim", d.output_dim, {1, kMaxWidth});
-  s.read("cluster_std", d.cluster_std, {0, true, 1e6});
-  s.read("train_size", d.train_size, {1, kMaxSamples});
-  s.read("eval_size", d.eval_size, {1, kMaxSamples});
-  s.read("path", d.path);
-  s.read("corpus_chars", d.corpus_chars, {1000, kMaxTextFileBytes});
-  s.read("seq_len", d.seq_len, {1, kMaxContext});
-  s.finish();
-}
-
-void read_optim(Section s, OptimConfig& o, Source& src) {
-  o.name = read_enum<OptimizerKind>(
-      s, "name", o.name, {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}},
-      src);
-  s.read("lr", o.lr, kPositive);
-  YAML::Node betas = s.raw("betas");
-  if (betas.IsDefined() && !betas.IsNull()) {
-    std::vector<double> b;
-    try {
-      b = betas.as<std::vector<double>>();
-    } catch (const std::exception&) {
+  Section r = s.child(key.name);
+  moe::MoERouterOptions ro;
+  YAML::Node h = r.raw("hidden_layers");
+  const std::string path = r.key_path("hidden_layers");
+  const IntRange count{0, rk.max_layers};
+  const std::string widths_text = "an integer in [" + std::to_string(rk.widths.lo) + ", " + std::to_string(rk.widths.hi) + "]";
+  if (h.IsScalar()) {
+    ro.hidden_layers = r.parse_int(h.Scalar(), count, path,
+                                   "null, an integer in [0, " + std::to_string(rk.max_layers) + "] or a list of widths");
+  } else if (h.IsSequence()) {
+    if (h.size() > static_cast<size_t>(rk.max_layers))
+      src.fail(path, "at most " + std::to_string(rk.max_layers) + " layers, got " + std::to_string(h.size()));
+    std::vector<int64_t> w;
+    for (size_t i = 0; i < h.size(); ++i) {
+      r.locate_element("hidden_layers", i, h[i]);
+      const std::string element = path + "[" + std::to_string(i) + "]";
+      if (!h[i].IsScalar()) src.fail(element, "expected " + widths_text);
+      w.push_back(r.parse_int(h[i].Scalar(), rk.widths, element, widths_text));
     }
-    check(b.size() == 2, src, s.key_path("betas"), "expected a list of two numbers [beta1, beta2]");
-    o.beta1 = b[0];
-    o.beta2 = b[1];
+    ro.hidden_layers = w;
+  } else if (h.IsDefined() && !h.IsNull()) {
+    src.fail(path, "expected null, an integer or a list of integers");
   }
-  s.read("eps", o.eps, kUnit);
-  s.read("weight_decay", o.weight_decay, kNonNegative);
-  s.read("momentum", o.momentum, kUnit);
-  s.read("nesterov", o.nesterov);
-  s.read("clip_norm", o.clip_norm, kNonNegative);
-  Section sched = s.child("schedule");
-  o.schedule.kind = read_enum<nn::LrScheduleKind>(sched, "kind", o.schedule.kind,
-                                                  {{"constant", nn::LrScheduleKind::constant},
-                                                   {"warmup_cosine", nn::LrScheduleKind::warmup_cosine},
-                                                   {"step", nn::LrScheduleKind::step}},
-                                                  src);
-  sched.read("warmup_steps", o.schedule.warmup_steps, {0, kMaxSteps});
-  sched.read("min_lr", o.schedule.min_lr, kNonNegative);
-  sched.read("step_size", o.schedule.step_size, {1, kMaxSteps});
-  sched.read("gamma", o.schedule.gamma, kPositive);  // scales optim.lr, which has no cap either
-  sched.finish();
-  s.finish();
+  ro.mechanism = read_enum<moe::RouterMechanism>(
+      r, "mechanism", moe::RouterMechanism::softmax,
+      {{"softmax", moe::RouterMechanism::softmax}, {"gumbel", moe::RouterMechanism::gumbel}}, src);
+  r.finish();
+  c.model.router = ro;
 }
 
-void read_loop(Section s, LoopConfig& t) {
-  s.read("steps", t.steps, {1, kMaxSteps});
-  s.read("batch_size", t.batch_size, {1, kMaxBatch});
-  s.read("eval_interval", t.eval_interval, {1, kMaxSteps});
-  s.read("eval_batches", t.eval_batches, {1, kMaxBatch});
-  s.read("log_interval", t.log_interval, {1, kMaxSteps});
-  s.read("checkpoint_interval", t.checkpoint_interval, {1, kMaxSteps});
-  s.read("keep_last", t.keep_last, {1, 1000000});
+void read_betas(Section& s, const ConfigKey& key, Config& c, Source& src) {
+  YAML::Node betas = s.raw(key.name);
+  if (!betas.IsDefined() || betas.IsNull()) return;
+  std::vector<double> b;
+  try {
+    b = betas.as<std::vector<double>>();
+  } catch (const std::exception&) {
+  }
+  check(b.size() == 2, src, s.key_path(key.name), "expected a list of two numbers [beta1, beta2]");
+  c.optim.beta1 = b[0];
+  c.optim.beta2 = b[1];
+}
+
+// One key, as its declaration in the schema says.
+void read_key(Section& s, const ConfigKey& key, Config& c, Source& src) {
+  std::visit(
+      [&](const auto& k) {
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, IntKey>) {
+          int64_t v = k.get(c);
+          s.read(key.name, v, k.range);
+          k.set(c, v);
+        } else if constexpr (std::is_same_v<K, RealKey>) {
+          double v = k.get(c);
+          s.read(key.name, v, k.range);
+          k.set(c, v);
+        } else if constexpr (std::is_same_v<K, BoolKey>) {
+          bool v = k.get(c);
+          s.read(key.name, v);
+          k.set(c, v);
+        } else if constexpr (std::is_same_v<K, TextKey>) {
+          std::string v = k.get(c);
+          s.read(key.name, v);
+          k.set(c, v);
+        } else if constexpr (std::is_same_v<K, ChoiceKey>) {
+          std::vector<std::pair<std::string, std::string>> names;
+          for (const auto& n : k.names) names.emplace_back(n, n);
+          k.set(c, read_enum<std::string>(s, key.name, k.get(c), names, src));
+        } else if constexpr (std::is_same_v<K, ThresholdKey>) {
+          k.set(c, read_threshold(s, key.name, k.get(c), src));
+        } else if constexpr (std::is_same_v<K, BetasKey>) {
+          read_betas(s, key, c, src);
+        } else {
+          read_router(s, key, k, c, src);
+        }
+      },
+      key.type);
+}
+
+// A section's keys, then its nested sections, then no key left unknown.
+void read_section(Section s, const ConfigSection& schema, Config& c, Source& src) {
+  for (const ConfigKey& key : schema.keys) read_key(s, key, c, src);
+  for (const ConfigSection& sub : schema.sections) read_section(s.child(sub.name), sub, c, src);
   s.finish();
 }
 
@@ -575,16 +507,7 @@ static Config parse_config_unguarded(const std::string& text, const std::string&
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   for (const std::string& o : overrides) apply_override(root, o, src);
   Config c;
-  Section top(root, "", src);
-  int64_t seed = 0;
-  top.read("seed", seed, {0, std::numeric_limits<int64_t>::max()});
-  c.seed = static_cast<uint64_t>(seed);
-  top.read("device", c.device);
-  read_model(top.child("model"), c.model, src);
-  read_data(top.child("data"), c.data, src);
-  read_optim(top.child("optim"), c.optim, src);
-  read_loop(top.child("train"), c.train);
-  top.finish();
+  read_section(Section(root, "", src), config_schema(), c, src);
   validate(c, src);
   return c;
 }

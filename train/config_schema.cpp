@@ -1,0 +1,297 @@
+#include "moegrad/train/config_schema.h"
+
+#include <sstream>
+
+#include "moegrad/core/file_read.h"
+#include "moegrad/moe/expert_kind.h"
+
+namespace moegrad::train {
+
+namespace {
+
+// The machine-sized ranges of the keys. Sizes stay far below 2^63 in any product the run
+// computes; the memory estimate (train/memory_estimate.h) then refuses what would not fit
+// this machine.
+constexpr int64_t kMaxWidth = int64_t{1} << 16;    // dim, input/output dims, heads
+constexpr int64_t kMaxDepth = 1024;                  // residual blocks
+constexpr int64_t kMaxExperts = 4096;                // experts per layer, clusters
+constexpr int64_t kMaxContext = int64_t{1} << 16;   // model.context, data.seq_len
+constexpr int64_t kMaxSamples = int64_t{1} << 31;   // data.train_size, eval_size
+constexpr int64_t kMaxSteps = int64_t{1} << 40;     // steps and intervals
+constexpr int64_t kMaxBatch = int64_t{1} << 20;     // train.batch_size, eval_batches
+constexpr RealRange kMult{0, true, 64};              // hidden_mult, expert_hidden_mult
+constexpr RealRange kCapacityFactor{0, true, 1e6};
+constexpr RealRange kCoef{0, false, 1e6};             // loss coefficients, noise_mult
+constexpr RealRange kPositive{0, true, kAnyFinite};
+constexpr RealRange kNonNegative{0, false, kAnyFinite};
+constexpr RealRange kUnit{0, false, 1};
+
+// Shorthands for declaring a key on a Config member.
+#define MOEGRAD_AT(member) [](Config& c) -> auto& { return c.member; }
+
+template <typename At>
+IntKey int_key(IntRange range, At at) {
+  return {range, [at](const Config& c) { return at(const_cast<Config&>(c)); },
+          [at](Config& c, int64_t v) { at(c) = v; }};
+}
+template <typename At>
+RealKey real_key(RealRange range, At at) {
+  return {range, [at](const Config& c) { return at(const_cast<Config&>(c)); },
+          [at](Config& c, double v) { at(c) = v; }};
+}
+template <typename At>
+BoolKey bool_key(At at) {
+  return {[at](const Config& c) { return at(const_cast<Config&>(c)); }, [at](Config& c, bool v) { at(c) = v; }};
+}
+template <typename At>
+TextKey text_key(At at, bool null_is_empty = false, std::function<std::string()> values = nullptr) {
+  return {null_is_empty, [at](const Config& c) { return at(const_cast<Config&>(c)); },
+          [at](Config& c, const std::string& v) { at(c) = v; }, std::move(values)};
+}
+// An enum member, through its names.
+template <typename E, typename At>
+ChoiceKey choice_key(std::vector<std::pair<std::string, E>> names, At at) {
+  std::vector<std::string> list;
+  for (const auto& [n, v] : names) list.push_back(n);
+  return {list,
+          [names, at](const Config& c) {
+            for (const auto& [n, v] : names)
+              if (v == at(const_cast<Config&>(c))) return n;
+            return std::string("?");
+          },
+          [names, at](Config& c, const std::string& name) {
+            for (const auto& [n, v] : names)
+              if (n == name) at(c) = v;
+          }};
+}
+template <typename At>
+ThresholdKey threshold_key(At at) {
+  return {[at](const Config& c) { return at(const_cast<Config&>(c)); },
+          [at](Config& c, const moe::Threshold& v) { at(c) = v; }};
+}
+
+bool is_moe(const Config& c) { return c.model.kind != ModelKind::mlp_dense; }
+bool is_dense(const Config& c) { return c.model.kind == ModelKind::mlp_dense; }
+bool is_lm(const Config& c) { return c.model.kind == ModelKind::moe_lm; }
+bool clusters(const Config& c) { return c.data.task == TaskKind::clusters; }
+bool char_lm(const Config& c) { return c.data.task == TaskKind::char_lm; }
+bool adam(const Config& c) { return c.optim.name != OptimizerKind::sgd; }
+bool sgd(const Config& c) { return c.optim.name == OptimizerKind::sgd; }
+bool cosine(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::warmup_cosine; }
+bool stepped(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::step; }
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "`" : ", `") + n + "`";
+  return s;
+}
+
+ConfigSection make_schema() {
+  ConfigSection top{"", "Top level", {}, {}};
+  top.keys = {
+      {"seed", "every random draw (init, data, batches, routing) derives from it; same seed, same numbers",
+       IntKey{{0, std::numeric_limits<int64_t>::max()},
+              [](const Config& c) { return static_cast<int64_t>(c.seed); },
+              [](Config& c, int64_t v) { c.seed = static_cast<uint64_t>(v); }},
+       nullptr},
+      {"device",
+       "where the model runs (`cuda` is `cuda:0`); `--device` overrides it. A device this machine lacks is exit 2 "
+       "saying why (not built with CUDA, no device found). A run may resume on another device: checkpoints hold host "
+       "bytes",
+       text_key(MOEGRAD_AT(device), false, [] { return std::string("`cpu`, `cuda` or `cuda:N`"); }), nullptr},
+  };
+
+  ConfigSection model{"model", "`model`", {}, {}};
+  model.keys = {
+      {"kind", "`mlp_moe` and `mlp_dense` need `data.task: clusters`, `moe_lm` needs `char_lm`",
+       choice_key<ModelKind>({{"mlp_moe", ModelKind::mlp_moe}, {"mlp_dense", ModelKind::mlp_dense},
+                              {"moe_lm", ModelKind::moe_lm}},
+                             MOEGRAD_AT(model.kind)),
+       nullptr},
+      {"dim", "model width", int_key({1, kMaxWidth}, MOEGRAD_AT(model.dim)), nullptr},
+      {"depth", "number of residual blocks", int_key({1, kMaxDepth}, MOEGRAD_AT(model.depth)), nullptr},
+      {"hidden_mult", "`mlp_dense`: each block's feedforward is `Expert(dim, hidden_mult, prenorm)` of `expert_kind`",
+       real_key(kMult, MOEGRAD_AT(model.hidden_mult)), is_dense},
+      {"num_experts", "experts per MoE layer", int_key({1, kMaxExperts}, MOEGRAD_AT(model.num_experts)), is_moe},
+      {"expert_hidden_mult",
+       "expert hidden width: `int(dim * expert_hidden_mult * 2 / 3)` for `geglu` and `swiglu`, "
+       "`int(dim * expert_hidden_mult)` for `mlp`",
+       real_key(kMult, MOEGRAD_AT(model.expert_hidden_mult)), is_moe},
+      {"expert_kind",
+       "what each expert (and each dense feedforward) is: `geglu` (Linear, GEGLU, Linear: st-moe's), `swiglu` "
+       "(Linear, SwiGLU, Linear), `mlp` (Linear, GELU, Linear), or a kind a program registered (moe/expert_kind.h)",
+       text_key(MOEGRAD_AT(model.expert_kind), false,
+                [] { return "a registered expert kind: " + joined(moe::expert_kind_names()); }),
+       nullptr},
+      {"top_n", "experts per token, at most `num_experts`", int_key({1, kMaxExperts}, MOEGRAD_AT(model.top_n)), is_moe},
+      {"threshold_train", "threshold routing of choices 2..n in training: one number, or a list of `top_n - 1`",
+       threshold_key(MOEGRAD_AT(model.threshold_train)), is_moe},
+      {"threshold_eval", "the same in evaluation", threshold_key(MOEGRAD_AT(model.threshold_eval)), is_moe},
+      {"capacity_factor_train",
+       "expert capacity in training: `max(min(n, int(n * factor / e)), 4)` per group of n tokens",
+       real_key(kCapacityFactor, MOEGRAD_AT(model.capacity_factor_train)), is_moe},
+      {"capacity_factor_eval", "the same in evaluation", real_key(kCapacityFactor, MOEGRAD_AT(model.capacity_factor_eval)),
+       is_moe},
+      {"straight_through_dispatch_tensor", "dispatch gradients reach the gates",
+       bool_key(MOEGRAD_AT(model.straight_through_dispatch_tensor)), is_moe},
+      {"differentiable_topk", "coordinate-descent top-k for the gate values",
+       bool_key(MOEGRAD_AT(model.differentiable_topk)), is_moe},
+      {"noise_gates", "gumbel noise on the gate logits in training", bool_key(MOEGRAD_AT(model.noise_gates)), is_moe},
+      {"noise_mult", "scale of that noise", real_key(kCoef, MOEGRAD_AT(model.noise_mult)), is_moe},
+      {"balance_loss_coef", "weight of the balance loss added to the main loss",
+       real_key(kCoef, MOEGRAD_AT(model.balance_loss_coef)), is_moe},
+      {"router_z_loss_coef", "weight of the router z-loss added to the main loss",
+       real_key(kCoef, MOEGRAD_AT(model.router_z_loss_coef)), is_moe},
+      {"add_ff_before", "a dense feedforward before each MoE (SparseMoEBlock)", bool_key(MOEGRAD_AT(model.add_ff_before)),
+       is_moe},
+      {"add_ff_after", "a dense feedforward after each MoE", bool_key(MOEGRAD_AT(model.add_ff_after)), is_moe},
+      {"router",
+       "an MoERouter instead of the gating's linear layer: `{hidden_layers: null, N or [w1, ...], mechanism: softmax "
+       "or gumbel}`",
+       RouterKey{}, is_moe},
+      {"dispatch", "gather/scatter of routed tokens (`indexed`) or the reference's einsums (`dense`); same results",
+       choice_key<moe::Dispatch>({{"indexed", moe::Dispatch::indexed}, {"dense", moe::Dispatch::dense}},
+                                 MOEGRAD_AT(model.dispatch)),
+       is_moe},
+      {"heads", "`moe_lm`: attention heads, dividing `dim`", int_key({1, kMaxWidth}, MOEGRAD_AT(model.heads)), is_lm},
+      {"context", "`moe_lm`: longest sequence (positional embeddings), at least `data.seq_len`",
+       int_key({1, kMaxContext}, MOEGRAD_AT(model.context)), is_lm},
+  };
+
+  ConfigSection data{"data", "`data`", {}, {}};
+  data.keys = {
+      {"task", "`clusters` (regression on Gaussian clusters) or `char_lm` (next character)",
+       choice_key<TaskKind>({{"clusters", TaskKind::clusters}, {"char_lm", TaskKind::char_lm}}, MOEGRAD_AT(data.task)),
+       nullptr},
+      {"num_clusters", "`clusters`: Gaussian clusters, each with its own random target map `tanh(x W1) W2`",
+       int_key({1, kMaxExperts}, MOEGRAD_AT(data.num_clusters)), clusters},
+      {"input_dim", "`clusters`: size of the inputs", int_key({1, kMaxWidth}, MOEGRAD_AT(data.input_dim)), clusters},
+      {"output_dim", "`clusters`: size of the targets", int_key({1, kMaxWidth}, MOEGRAD_AT(data.output_dim)), clusters},
+      {"cluster_std", "`clusters`: spread of each cluster (centres are N(0, 4 I))",
+       real_key({0, true, 1e6}, MOEGRAD_AT(data.cluster_std)), clusters},
+      {"train_size", "`clusters`: training samples generated from the seed",
+       int_key({1, kMaxSamples}, MOEGRAD_AT(data.train_size)), clusters},
+      {"eval_size", "`clusters`: held-out samples", int_key({1, kMaxSamples}, MOEGRAD_AT(data.eval_size)), clusters},
+      {"path", "`char_lm`: a text file; `null` uses the built-in generated corpus",
+       text_key(MOEGRAD_AT(data.path), true, [] { return std::string("`null` or a file name"); }), char_lm},
+      {"corpus_chars", "`char_lm`: size of the built-in corpus",
+       int_key({1000, kMaxTextFileBytes}, MOEGRAD_AT(data.corpus_chars)), char_lm},
+      {"seq_len", "`char_lm`: characters per training window", int_key({1, kMaxContext}, MOEGRAD_AT(data.seq_len)),
+       char_lm},
+  };
+
+  ConfigSection schedule{"schedule", "`optim.schedule`", {}, {}};
+  schedule.keys = {
+      {"kind", "the learning rate over the steps",
+       choice_key<nn::LrScheduleKind>({{"constant", nn::LrScheduleKind::constant},
+                                       {"warmup_cosine", nn::LrScheduleKind::warmup_cosine},
+                                       {"step", nn::LrScheduleKind::step}},
+                                      MOEGRAD_AT(optim.schedule.kind)),
+       nullptr},
+      {"warmup_steps", "`warmup_cosine`: linear warmup, then a half cosine to `min_lr` at `train.steps`",
+       int_key({0, kMaxSteps}, MOEGRAD_AT(optim.schedule.warmup_steps)), cosine},
+      {"min_lr", "`warmup_cosine`: the floor, at most `optim.lr`", real_key(kNonNegative, MOEGRAD_AT(optim.schedule.min_lr)),
+       cosine},
+      {"step_size", "`step`: `lr * gamma^(step / step_size)`", int_key({1, kMaxSteps}, MOEGRAD_AT(optim.schedule.step_size)),
+       stepped},
+      // gamma scales optim.lr, which has no cap either.
+      {"gamma", "`step`: the factor every `step_size` steps", real_key(kPositive, MOEGRAD_AT(optim.schedule.gamma)),
+       stepped},
+  };
+
+  ConfigSection optim{"optim", "`optim`", {}, {}};
+  optim.keys = {
+      {"name", "torch.optim's formulas",
+       choice_key<OptimizerKind>(
+           {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}},
+           MOEGRAD_AT(optim.name)),
+       nullptr},
+      {"lr", "peak learning rate", real_key(kPositive, MOEGRAD_AT(optim.lr)), nullptr},
+      {"betas", "`adam`, `adamw`: `[beta1, beta2]`", BetasKey{}, adam},
+      {"eps", "`adam`, `adamw`: added to the denominator", real_key(kUnit, MOEGRAD_AT(optim.eps)), adam},
+      {"weight_decay", "decoupled for `adamw`, added to the gradient for `sgd` and `adam`",
+       real_key(kNonNegative, MOEGRAD_AT(optim.weight_decay)), nullptr},
+      {"momentum", "`sgd`", real_key(kUnit, MOEGRAD_AT(optim.momentum)), sgd},
+      {"nesterov", "`sgd`: needs `momentum > 0`", bool_key(MOEGRAD_AT(optim.nesterov)), sgd},
+      {"clip_norm", "global gradient-norm clipping; `0` turns it off (the norm is still logged)",
+       real_key(kNonNegative, MOEGRAD_AT(optim.clip_norm)), nullptr},
+  };
+  optim.sections = {schedule};
+
+  ConfigSection loop{"train", "`train`", {}, {}};
+  loop.keys = {
+      {"steps", "optimizer steps", int_key({1, kMaxSteps}, MOEGRAD_AT(train.steps)), nullptr},
+      {"batch_size", "samples per step (`clusters`: one routing group of that many tokens; `char_lm`: windows)",
+       int_key({1, kMaxBatch}, MOEGRAD_AT(train.batch_size)), nullptr},
+      {"eval_interval", "held-out evaluation every N steps, and at the end",
+       int_key({1, kMaxSteps}, MOEGRAD_AT(train.eval_interval)), nullptr},
+      {"eval_batches", "batches per evaluation", int_key({1, kMaxBatch}, MOEGRAD_AT(train.eval_batches)), nullptr},
+      {"log_interval", "a metrics record (and a log line when not on a terminal) every N steps",
+       int_key({1, kMaxSteps}, MOEGRAD_AT(train.log_interval)), nullptr},
+      {"checkpoint_interval", "a checkpoint every N steps, and at the end",
+       int_key({1, kMaxSteps}, MOEGRAD_AT(train.checkpoint_interval)), nullptr},
+      {"keep_last", "checkpoints kept; older ones are deleted", int_key({1, 1000000}, MOEGRAD_AT(train.keep_last)),
+       nullptr},
+  };
+
+  top.sections = {model, data, optim, loop};
+  return top;
+}
+
+#undef MOEGRAD_AT
+
+// 2^k for the large powers of two of the ranges, the number itself otherwise.
+std::string number_text(int64_t v) {
+  if (v >= (int64_t{1} << 20) && (v & (v - 1)) == 0) {
+    int k = 0;
+    while ((int64_t{1} << k) != v) ++k;
+    return "2^" + std::to_string(k);
+  }
+  return std::to_string(v);
+}
+
+}  // namespace
+
+std::string IntRange::text() const {
+  return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+
+std::string RealRange::text() const {
+  std::ostringstream os;
+  if (hi == kAnyFinite) os << "a finite number " << (lo_open ? "> " : ">= ") << lo;
+  else os << "a finite number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
+  return os.str();
+}
+
+const ConfigSection& config_schema() {
+  static const ConfigSection schema = make_schema();
+  return schema;
+}
+
+std::string values_text(const ConfigKey& key) {
+  struct Visit {
+    std::string operator()(const IntKey& k) const {
+      if (k.range.hi == std::numeric_limits<int64_t>::max()) return "integer >= " + std::to_string(k.range.lo);
+      return "integer in [" + number_text(k.range.lo) + ", " + number_text(k.range.hi) + "]";
+    }
+    std::string operator()(const RealKey& k) const {
+      std::ostringstream os;
+      if (k.range.hi == kAnyFinite) os << "number " << (k.range.lo_open ? "> " : ">= ") << k.range.lo;
+      else os << "number in " << (k.range.lo_open ? "(" : "[") << k.range.lo << ", " << k.range.hi << "]";
+      return os.str();
+    }
+    std::string operator()(const BoolKey&) const { return "`true` or `false`"; }
+    std::string operator()(const TextKey& k) const { return k.values ? k.values() : "text"; }
+    std::string operator()(const ChoiceKey& k) const {
+      std::string s;
+      for (const auto& n : k.names) s += (s.empty() ? "" : ", ") + ("`" + n + "`");
+      return s;
+    }
+    std::string operator()(const ThresholdKey&) const { return "number >= 0, or a list of `top_n - 1`"; }
+    std::string operator()(const BetasKey&) const { return "two numbers in [0, 1)"; }
+    std::string operator()(const RouterKey&) const { return "`null` or a mapping"; }
+  };
+  return std::visit(Visit{}, key.type);
+}
+
+}  // namespace moegrad::train

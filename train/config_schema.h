@@ -1,0 +1,106 @@
+#pragma once
+// The training config's schema, declared once: every key with its type, range, default
+// (the Config struct's own), one line of doc, and the kinds it applies to. The YAML reader
+// and its type and range errors (config_loader.cpp), the resolved-config writer and
+// check-config (config_writer.cpp), and the key tables of configs/README.md
+// (config_docs.cpp, `moegrad config-docs`) all walk these declarations. Rules between keys
+// (top_n <= num_experts, ...) are the loader's validation.
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "moegrad/train/config.h"
+
+namespace moegrad::train {
+
+// An integer key's range, inclusive.
+struct IntRange {
+  int64_t lo, hi;
+  std::string text() const;  // "an integer in [1, 65536]"
+};
+
+// A number key's range: always finite (no .inf or .nan), from lo (excluded when lo_open)
+// to hi; hi = kAnyFinite means no bound beyond being finite.
+inline constexpr double kAnyFinite = std::numeric_limits<double>::max();
+struct RealRange {
+  double lo;
+  bool lo_open;
+  double hi;
+  bool contains(double v) const { return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi; }
+  std::string text() const;  // "a finite number in (0, 64]"
+};
+
+// The kinds of key. Each reads and writes its value through get/set on a Config.
+struct IntKey {
+  IntRange range;
+  std::function<int64_t(const Config&)> get;
+  std::function<void(Config&, int64_t)> set;
+};
+struct RealKey {
+  RealRange range;
+  std::function<double(const Config&)> get;
+  std::function<void(Config&, double)> set;
+};
+struct BoolKey {
+  std::function<bool(const Config&)> get;
+  std::function<void(Config&, bool)> set;
+};
+// Free text; with `null_is_empty`, YAML null stands for "" both ways (data.path).
+struct TextKey {
+  bool null_is_empty = false;
+  std::function<std::string(const Config&)> get;
+  std::function<void(Config&, const std::string&)> set;
+  std::function<std::string()> values;  // for the docs; null: "text"
+};
+// One name of a fixed list (the enums).
+struct ChoiceKey {
+  std::vector<std::string> names;
+  std::function<std::string(const Config&)> get;
+  std::function<void(Config&, const std::string&)> set;
+};
+// model.threshold_train / threshold_eval: a number, or a list of top_n - 1.
+struct ThresholdKey {
+  std::function<moe::Threshold(const Config&)> get;
+  std::function<void(Config&, const moe::Threshold&)> set;
+};
+// optim.betas: [beta1, beta2].
+struct BetasKey {};
+// model.router: null, or {hidden_layers: null, a count of layers as wide as dim, or a list
+// of widths; mechanism: softmax or gumbel}.
+struct RouterKey {
+  IntRange widths{1, int64_t{1} << 16};
+  int64_t max_layers = 64;
+};
+
+using KeyType = std::variant<IntKey, RealKey, BoolKey, TextKey, ChoiceKey, ThresholdKey, BetasKey, RouterKey>;
+
+struct ConfigKey {
+  std::string name;
+  std::string doc;
+  KeyType type;
+  // Whether the key means anything for this config's kinds; the writer leaves out those
+  // that do not (they are still read and range-checked). Null: every config.
+  std::function<bool(const Config&)> applies;
+};
+
+struct ConfigSection {
+  std::string name;  // "" for the top level
+  std::string title;  // the docs' heading
+  std::vector<ConfigKey> keys;
+  std::vector<ConfigSection> sections;  // nested after the keys (optim.schedule)
+};
+
+// The whole schema, top level first.
+const ConfigSection& config_schema();
+
+// The value of a key of a default Config as the writer writes it (the docs' default).
+std::string default_text(const ConfigKey& key);
+// What values a key takes, for the docs: its range, choices or shape.
+std::string values_text(const ConfigKey& key);
+
+}  // namespace moegrad::train
