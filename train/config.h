@@ -2,8 +2,10 @@
 // The training configuration: one YAML schema (documented in configs/README.md), read
 // into these structs with every key validated before any work starts.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "moegrad/moe/moe.h"
@@ -11,12 +13,11 @@
 
 namespace moegrad::train {
 
-enum class ModelKind { mlp_moe, mlp_dense, moe_lm };
 enum class TaskKind { clusters, char_lm };
 enum class OptimizerKind { sgd, adam, adamw };
 
 struct ModelConfig {
-  ModelKind kind = ModelKind::mlp_moe;
+  std::string kind = "mlp_moe";  // a registered model kind (train/model_kind.h)
   int64_t dim = 32;    // model width
   int64_t depth = 2;   // residual blocks
   // mlp_dense: width of each dense feedforward, as Expert's hidden_mult.
@@ -44,6 +45,8 @@ struct ModelConfig {
   // moe_lm
   int64_t heads = 4;
   int64_t context = 64;
+  // The keys a registered kind declares for itself, by name (model_kind.h's int_param ...).
+  std::map<std::string, std::variant<int64_t, double, bool>> params;
 
   moe::SparseMoEBlockOptions block() const;
   // Each block of mlp_dense.
@@ -115,7 +118,6 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
 // run saves as config.yaml (loading it gives the same Config).
 std::string to_yaml(const Config& c);
 
-const char* model_kind_name(ModelKind k);
 const char* task_kind_name(TaskKind k);
 const char* optimizer_name(OptimizerKind k);
 

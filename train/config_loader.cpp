@@ -18,6 +18,7 @@
 #include "moegrad/core/memory_budget.h"
 #include "moegrad/train/config.h"
 #include "moegrad/train/config_schema.h"
+#include "moegrad/train/model_kind.h"
 #include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
@@ -349,13 +350,8 @@ void validate(Config& c, const Source& src) {
     src.fail("device", e.message());
   }
 
-  if (m.kind == ModelKind::mlp_dense) {
-    try {
-      m.dense_feedforward().validate();
-    } catch (const ConfigError& e) {
-      src.fail("model." + (e.key() == "kind" ? std::string("expert_kind") : e.key()), e.message());
-    }
-  } else {
+  const ModelKindSpec& kind = find_model_kind(m.kind);  // known: model.kind was read as one of them
+  if (kind.moe) {
     // The MoE options validate themselves; their keys are renamed into this schema.
     try {
       moe::SparseMoEBlockOptions b = m.block();
@@ -376,17 +372,10 @@ void validate(Config& c, const Source& src) {
       src.fail("model." + key, e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
     }
   }
-  if (m.kind == ModelKind::moe_lm) {
-    check(m.heads >= 1 && m.dim % m.heads == 0, src, "model.heads",
-          "must divide model.dim=" + std::to_string(m.dim) + got(m.heads), {"model.dim"});
-    check(d.task == TaskKind::char_lm, src, "data.task", "model.kind moe_lm needs task char_lm", {"model.kind"});
-    check(d.seq_len <= m.context, src, "data.seq_len",
-          "must not exceed model.context=" + std::to_string(m.context) + got(d.seq_len), {"model.context"});
-  } else {
-    check(d.task == TaskKind::clusters, src, "data.task",
-          std::string("model.kind ") + model_kind_name(m.kind) + " needs task clusters", {"model.kind"});
-  }
-
+  check(d.task == kind.task, src, "data.task",
+        "model.kind " + m.kind + " needs task " + task_kind_name(kind.task), {"model.kind"});
+  if (kind.validate)
+    if (const std::optional<KeyProblem> p = kind.validate(c)) src.fail(p->key, p->message, p->related);
 
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
@@ -574,14 +563,6 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return c;
 }
 
-const char* model_kind_name(ModelKind k) {
-  switch (k) {
-    case ModelKind::mlp_moe: return "mlp_moe";
-    case ModelKind::mlp_dense: return "mlp_dense";
-    case ModelKind::moe_lm: return "moe_lm";
-  }
-  return "?";
-}
 const char* task_kind_name(TaskKind k) { return k == TaskKind::clusters ? "clusters" : "char_lm"; }
 const char* optimizer_name(OptimizerKind k) {
   switch (k) {

@@ -4,6 +4,7 @@
 
 #include "moegrad/core/file_read.h"
 #include "moegrad/moe/expert_kind.h"
+#include "moegrad/train/model_kind.h"
 
 namespace moegrad::train {
 
@@ -70,9 +71,9 @@ ThresholdKey threshold_key(At at) {
           [at](Config& c, const moe::Threshold& v) { at(c) = v; }};
 }
 
-bool is_moe(const Config& c) { return c.model.kind != ModelKind::mlp_dense; }
-bool is_dense(const Config& c) { return c.model.kind == ModelKind::mlp_dense; }
-bool is_lm(const Config& c) { return c.model.kind == ModelKind::moe_lm; }
+bool is_moe(const Config& c) { return find_model_kind(c.model.kind).moe; }
+bool is_dense(const Config& c) { return c.model.kind == "mlp_dense"; }
+bool is_lm(const Config& c) { return c.model.kind == "moe_lm"; }
 bool clusters(const Config& c) { return c.data.task == TaskKind::clusters; }
 bool char_lm(const Config& c) { return c.data.task == TaskKind::char_lm; }
 bool adam(const Config& c) { return c.optim.name != OptimizerKind::sgd; }
@@ -83,6 +84,14 @@ bool stepped(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKi
 std::string joined(const std::vector<std::string>& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "`" : ", `") + n + "`";
+  return s;
+}
+
+// "`mlp_moe`: ...; `mlp_dense`: ...": each registered kind with its line of doc.
+std::string model_kinds_doc() {
+  std::string s;
+  for (const std::string& name : model_kind_names())
+    s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_model_kind(name).doc);
   return s;
 }
 
@@ -103,10 +112,9 @@ ConfigSection make_schema() {
 
   ConfigSection model{"model", "`model`", {}, {}};
   model.keys = {
-      {"kind", "`mlp_moe` and `mlp_dense` need `data.task: clusters`, `moe_lm` needs `char_lm`",
-       choice_key<ModelKind>({{"mlp_moe", ModelKind::mlp_moe}, {"mlp_dense", ModelKind::mlp_dense},
-                              {"moe_lm", ModelKind::moe_lm}},
-                             MOEGRAD_AT(model.kind)),
+      {"kind", model_kinds_doc(),
+       ChoiceKey{model_kind_names(), [](const Config& c) { return c.model.kind; },
+                 [](Config& c, const std::string& v) { c.model.kind = v; }},
        nullptr},
       {"dim", "model width", int_key({1, kMaxWidth}, MOEGRAD_AT(model.dim)), nullptr},
       {"depth", "number of residual blocks", int_key({1, kMaxDepth}, MOEGRAD_AT(model.depth)), nullptr},
@@ -234,6 +242,10 @@ ConfigSection make_schema() {
        nullptr},
   };
 
+  // Each registered kind's own keys (model_kind.h), applying to that kind alone.
+  for (const std::string& name : model_kind_names())
+    for (const ConfigKey& k : find_model_kind(name).keys) model.keys.push_back(k);
+
   top.sections = {model, data, optim, loop};
   return top;
 }
@@ -263,10 +275,7 @@ std::string RealRange::text() const {
   return os.str();
 }
 
-const ConfigSection& config_schema() {
-  static const ConfigSection schema = make_schema();
-  return schema;
-}
+ConfigSection config_schema() { return make_schema(); }
 
 std::string values_text(const ConfigKey& key) {
   struct Visit {

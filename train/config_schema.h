@@ -95,8 +95,8 @@ struct ConfigSection {
   std::vector<ConfigSection> sections;  // nested after the keys (optim.schedule)
 };
 
-// The whole schema, top level first.
-const ConfigSection& config_schema();
+// The whole schema, top level first, with the keys of every model kind registered so far.
+ConfigSection config_schema();
 
 // The value of a key of a default Config as the writer writes it (the docs' default).
 std::string default_text(const ConfigKey& key);

@@ -8,13 +8,21 @@
 #include "moegrad/core/memory_budget.h"
 #include "moegrad/moe/size_estimate.h"
 #include "moegrad/train/cluster_task.h"
+#include "moegrad/train/config_schema.h"
+#include "moegrad/train/model_kind.h"
 
 namespace moegrad::train {
 
 namespace {
+// The keys of the model section, each kind's own included.
+std::vector<ConfigKey> model_keys() {
+  for (const ConfigSection& s : config_schema().sections)
+    if (s.name == "model") return s.keys;
+  return {};
+}
+
 constexpr double kFloatBytes = 4;   // the trainer's f32 parameters and activations
 constexpr double kIndexBytes = 8;   // int64 ids and labels
-constexpr double kByteVocab = 256;  // char_lm's vocabulary is at most the 256 bytes
 
 }  // namespace
 
@@ -32,37 +40,11 @@ std::string MemoryEstimate::breakdown() const {
 MemoryEstimate estimate_memory(const Config& c) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
-  const double dim = static_cast<double>(m.dim), depth = static_cast<double>(m.depth);
-  const double batch = static_cast<double>(c.train.batch_size);
+  const double dim = static_cast<double>(m.dim);
   MemoryEstimate est;
 
-  // mlp_*: in_proj Linear(input_dim, dim), the final RMSNorm(dim), head Linear(dim, output_dim).
-  const double frame = static_cast<double>(d.input_dim + d.output_dim + 2) * dim + static_cast<double>(d.output_dim);
-  double params = 0, activations = 0;
-  switch (m.kind) {
-    case ModelKind::mlp_moe: {
-      const moe::SparseMoEBlockOptions block = m.block();
-      params = frame + depth * moe::block_parameter_count(block);
-      activations = depth * moe::block_activation_count(block, 1, batch);
-      break;
-    }
-    case ModelKind::mlp_dense: {
-      const moe::ExpertOptions ff = m.dense_feedforward();
-      params = frame + depth * moe::expert_parameter_count(ff);
-      activations = depth * moe::expert_activation_count(ff, batch);
-      break;
-    }
-    case ModelKind::moe_lm: {
-      const moe::SparseMoEBlockOptions block = m.block();
-      const double seq = static_cast<double>(d.seq_len), heads = static_cast<double>(m.heads);
-      params = (2 * kByteVocab + static_cast<double>(m.context) + 1) * dim +
-               depth * (moe::block_parameter_count(block) + 4 * dim * dim + dim);
-      activations = depth * (moe::block_activation_count(block, batch, seq) + batch * seq * 8 * dim +
-                             3 * batch * heads * seq * seq) +
-                    batch * seq * kByteVocab * 2;
-      break;
-    }
-  }
+  const ModelKindSpec& kind = find_model_kind(m.kind);
+  const double params = kind.parameter_count(c), activations = kind.activation_count(c);
   const double optimizer_states = c.optim.name == OptimizerKind::sgd ? 1 : 2;
   est.parameter_bytes = params * kFloatBytes * (2 + optimizer_states);
   est.activation_bytes = activations * kFloatBytes * kActivationFactor;
@@ -88,22 +70,29 @@ MemoryEstimate estimate_memory(const Config& c) {
   }
 
   // The model key that most exceeds its default, as the one to blame for the parameters.
-  const ModelConfig defaults;
+  const Config defaults;
   std::string model_key = "model.dim";
-  double worst = dim / static_cast<double>(defaults.dim);
-  auto consider = [&](const char* key, double v, double def) {
-    if (v / def > worst) worst = v / def, model_key = key;
+  double worst = dim / static_cast<double>(defaults.model.dim);
+  auto consider = [&](const std::string& key) {
+    for (const ConfigKey& k : model_keys()) {
+      if (k.name != key) continue;
+      double v = 0, def = 1;
+      if (const auto* i = std::get_if<IntKey>(&k.type)) v = static_cast<double>(i->get(c)), def = static_cast<double>(i->get(defaults));
+      if (const auto* r = std::get_if<RealKey>(&k.type)) v = r->get(c), def = r->get(defaults);
+      if (def > 0 && v / def > worst) worst = v / def, model_key = "model." + key;
+    }
   };
-  consider("model.num_experts", static_cast<double>(m.num_experts), static_cast<double>(defaults.num_experts));
-  consider("model.depth", depth, static_cast<double>(defaults.depth));
-  if (m.kind == ModelKind::moe_lm) consider("model.context", static_cast<double>(m.context), static_cast<double>(defaults.context));
-  if (m.kind == ModelKind::mlp_dense) consider("model.hidden_mult", m.hidden_mult, defaults.hidden_mult);
-  else consider("model.expert_hidden_mult", m.expert_hidden_mult, defaults.expert_hidden_mult);
+  consider("depth");
+  if (kind.moe) {
+    consider("num_experts");
+    consider("expert_hidden_mult");
+  }
+  for (const std::string& key : kind.size_keys) consider(key);
 
   const double top = std::max({est.parameter_bytes, est.data_bytes, est.activation_bytes});
   est.dominating_key = top == est.parameter_bytes ? model_key
                        : top == est.data_bytes    ? data_key
-                       : m.kind == ModelKind::moe_lm && d.seq_len > c.train.batch_size ? "data.seq_len"
+                       : d.task == TaskKind::char_lm && d.seq_len > c.train.batch_size ? "data.seq_len"
                                                                                          : "train.batch_size";
   return est;
 }

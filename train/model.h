@@ -1,5 +1,5 @@
 #pragma once
-// The models the trainer builds from `model.kind`, behind one interface: forward a batch,
+// The models the trainer builds from `model.kind` (train/model_kind.h), behind one interface: forward a batch,
 // get the main loss, the auxiliary losses and each MoE layer's routing.
 #include <memory>
 #include <vector>

@@ -526,7 +526,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   summary.metrics_jsonl = metrics.jsonl_path();
   summary.metrics_csv = metrics.csv_path();
 
-  log << "moegrad train: " << model_kind_name(cfg.model.kind) << " on " << task_kind_name(cfg.data.task) << ", "
+  log << "moegrad train: " << cfg.model.kind << " on " << task_kind_name(cfg.data.task) << ", "
       << model->num_parameters() << " parameters (" << model->active_parameters() << " active per token), "
       << cfg.train.steps << " steps\n";
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";

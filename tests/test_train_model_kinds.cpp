@@ -1,0 +1,92 @@
+// Model kinds registered by name (train/model_kind.h): a kind of a program's own, with keys
+// of its own, is read, range-checked, written, documented, sized and built like moegrad's.
+#include <catch2/catch.hpp>
+
+#include "moegrad/train/config_docs.h"
+#include "moegrad/train/config_schema.h"
+#include "moegrad/train/memory_estimate.h"
+#include "moegrad/train/model_kind.h"
+#include "moegrad/train/task.h"
+
+using namespace moegrad;
+using namespace moegrad::train;
+
+namespace {
+
+// mlp_dense under another name, with a key of its own that widens its feedforwards.
+void register_test_kind() {
+  static const bool once = [] {
+    const ModelKindSpec& dense = find_model_kind("mlp_dense");
+    ModelKindSpec k = dense;
+    k.name = "test_wide_dense";
+    k.doc = "mlp_dense with hidden_mult taken from its own key `widen`";
+    k.keys = {int_param("widen", "`test_wide_dense`: hidden_mult of the feedforwards", {1, 64}, 3),
+              bool_param("test_flag", "`test_wide_dense`: unused", false)};
+    auto widened = [](Config c) {
+      c.model.hidden_mult = static_cast<double>(model_int(c, "widen"));
+      return c;
+    };
+    k.build = [dense, widened](const Config& c, int64_t vocab, Generator& gen, DType dt) {
+      return dense.build(widened(c), vocab, gen, dt);
+    };
+    k.parameter_count = [dense, widened](const Config& c) { return dense.parameter_count(widened(c)); };
+    k.activation_count = [dense, widened](const Config& c) { return dense.activation_count(widened(c)); };
+    k.size_keys = {"widen"};
+    register_model_kind(k);
+    return true;
+  }();
+  (void)once;
+}
+
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_config(yaml, "t.yaml");
+  } catch (const ConfigFileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a registered model kind's own keys are read, checked, written and documented", "[train][config]") {
+  register_test_kind();
+  const Config c = parse_config("model:\n  kind: test_wide_dense\n  widen: 5\n", "t.yaml");
+  CHECK(model_int(c, "widen") == 5);
+  CHECK(model_bool(c, "test_flag") == false);  // its default
+  const std::string yaml = to_yaml(c);
+  CHECK_THAT(yaml, Catch::Contains("kind: test_wide_dense") && Catch::Contains("widen: 5") &&
+                       Catch::Contains("test_flag: false") && !Catch::Contains("num_experts"));
+  CHECK(to_yaml(parse_config(yaml, "resolved.yaml")) == yaml);
+  // Its keys apply to it alone: another kind leaves them out of the resolved config.
+  CHECK_THAT(to_yaml(parse_config("model:\n  widen: 5\n", "t.yaml")), !Catch::Contains("widen"));
+  CHECK(error_of("model:\n  kind: test_wide_dense\n  widen: 0\n") ==
+        "t.yaml:3: model.widen: expected an integer in [1, 64], got '0'");
+  CHECK(error_of("model:\n  kind: test_wide_dense\n  test_flag: maybe\n") ==
+        "t.yaml:3: model.test_flag: expected true or false, got 'maybe'");
+  CHECK_THAT(error_of("model:\n  kind: nope\n"), Catch::Contains("must be one of mlp_moe, mlp_dense, moe_lm") &&
+                                                     Catch::Contains("test_wide_dense"));
+  CHECK_THAT(error_of("model:\n  kind: test_wide_dense\ndata:\n  task: char_lm\n"),
+             Catch::Contains("model.kind test_wide_dense needs task clusters"));
+  CHECK_THAT(config_docs_markdown(), Catch::Contains("| `widen` | `3` | integer in [1, 64] |") &&
+                                         Catch::Contains("`test_wide_dense`: mlp_dense with hidden_mult"));
+  CHECK_THROWS_WITH(register_model_kind(find_model_kind("mlp_moe")), Catch::Contains("registered already"));
+}
+
+TEST_CASE("a registered model kind is built, sized and blamed by its own keys", "[train]") {
+  register_test_kind();
+  const Config c = parse_config("model:\n  kind: test_wide_dense\n  widen: 7\n  dim: 8\n", "t.yaml");
+  Generator gen(0);
+  std::unique_ptr<TrainModel> model = make_model(c, 0, gen, DType::f32);
+  CHECK(static_cast<double>(model->num_parameters()) == find_model_kind("test_wide_dense").parameter_count(c));
+  // The widened feedforward: int(8 * 7 * 2 / 3) = 37 hidden units in each.
+  CHECK(model->state_dict().find("blocks.0.net.1.weight")->shape() == Shape{74, 8});
+  std::unique_ptr<Task> task = make_task(c, DType::f32);
+  Generator draw(1);
+  ModelOutput out = model->forward(task->train_batch(4, draw), {});
+  CHECK(out.main_loss.numel() == 1);
+  // Far past its default, its own key is the one named for the parameters' memory.
+  const Config wide = parse_config(
+      "model:\n  kind: test_wide_dense\n  widen: 64\n  dim: 256\ndata:\n  train_size: 256\n  eval_size: 64\n", "t.yaml");
+  CHECK(estimate_memory(wide).dominating_key == "model.widen");
+}

@@ -1,0 +1,208 @@
+#include "moegrad/train/model_kind.h"
+
+#include <map>
+#include <mutex>
+
+#include "moegrad/moe/size_estimate.h"
+#include "moegrad/train/mlp_models.h"
+#include "moegrad/train/moe_lm.h"
+
+namespace moegrad::train {
+
+namespace {
+
+constexpr double kByteVocab = 256;  // char_lm's vocabulary is at most the 256 bytes
+
+// mlp_*: in_proj Linear(input_dim, dim), the final RMSNorm(dim), head Linear(dim, output_dim).
+double mlp_frame(const Config& c) {
+  const double dim = static_cast<double>(c.model.dim);
+  return static_cast<double>(c.data.input_dim + c.data.output_dim + 2) * dim + static_cast<double>(c.data.output_dim);
+}
+
+ModelKindSpec mlp_moe_kind() {
+  return {.name = "mlp_moe",
+          .doc = "in_proj, `depth` SparseMoEBlocks, RMSNorm, head, on `clusters`",
+          .task = TaskKind::clusters,
+          .moe = true,
+          .keys = {},
+          .build = [](const Config& c, int64_t, Generator& gen,
+                      DType dt) -> std::unique_ptr<TrainModel> { return std::make_unique<MlpMoE>(c, gen, dt); },
+          .parameter_count =
+              [](const Config& c) {
+                return mlp_frame(c) + static_cast<double>(c.model.depth) * moe::block_parameter_count(c.model.block());
+              },
+          .activation_count =
+              [](const Config& c) {
+                return static_cast<double>(c.model.depth) *
+                       moe::block_activation_count(c.model.block(), 1, static_cast<double>(c.train.batch_size));
+              },
+          .validate = nullptr,
+          .size_keys = {}};
+}
+
+ModelKindSpec mlp_dense_kind() {
+  return {.name = "mlp_dense",
+          .doc = "in_proj, `depth` prenorm dense feedforwards of `expert_kind`, RMSNorm, head, on `clusters`",
+          .task = TaskKind::clusters,
+          .moe = false,
+          .keys = {},
+          .build = [](const Config& c, int64_t, Generator& gen,
+                      DType dt) -> std::unique_ptr<TrainModel> { return std::make_unique<MlpDense>(c, gen, dt); },
+          .parameter_count =
+              [](const Config& c) {
+                return mlp_frame(c) +
+                       static_cast<double>(c.model.depth) * moe::expert_parameter_count(c.model.dense_feedforward());
+              },
+          .activation_count =
+              [](const Config& c) {
+                return static_cast<double>(c.model.depth) *
+                       moe::expert_activation_count(c.model.dense_feedforward(), static_cast<double>(c.train.batch_size));
+              },
+          .validate = [](const Config& c) -> std::optional<KeyProblem> {
+            try {
+              c.model.dense_feedforward().validate();
+            } catch (const ConfigError& e) {
+              return KeyProblem{"model." + (e.key() == "kind" ? std::string("expert_kind") : e.key()), e.message(), {}};
+            }
+            return std::nullopt;
+          },
+          .size_keys = {"hidden_mult"}};
+}
+
+ModelKindSpec moe_lm_kind() {
+  return {
+      .name = "moe_lm",
+      .doc = "token and position embeddings, `depth` blocks of causal self-attention and a SparseMoEBlock, RMSNorm, "
+             "head, on `char_lm`",
+      .task = TaskKind::char_lm,
+      .moe = true,
+      .keys = {},
+      .build = [](const Config& c, int64_t vocab, Generator& gen,
+                  DType dt) -> std::unique_ptr<TrainModel> { return std::make_unique<MoELM>(c, vocab, gen, dt); },
+      .parameter_count =
+          [](const Config& c) {
+            const double dim = static_cast<double>(c.model.dim);
+            return (2 * kByteVocab + static_cast<double>(c.model.context) + 1) * dim +
+                   static_cast<double>(c.model.depth) * (moe::block_parameter_count(c.model.block()) + 4 * dim * dim + dim);
+          },
+      .activation_count =
+          [](const Config& c) {
+            const double dim = static_cast<double>(c.model.dim), batch = static_cast<double>(c.train.batch_size);
+            const double seq = static_cast<double>(c.data.seq_len), heads = static_cast<double>(c.model.heads);
+            return static_cast<double>(c.model.depth) * (moe::block_activation_count(c.model.block(), batch, seq) +
+                                                         batch * seq * 8 * dim + 3 * batch * heads * seq * seq) +
+                   batch * seq * kByteVocab * 2;
+          },
+      .validate = [](const Config& c) -> std::optional<KeyProblem> {
+        const ModelConfig& m = c.model;
+        if (!(m.heads >= 1 && m.dim % m.heads == 0))
+          return KeyProblem{"model.heads",
+                            "must divide model.dim=" + std::to_string(m.dim) + ", got " + std::to_string(m.heads),
+                            {"model.dim"}};
+        if (c.data.seq_len > m.context)
+          return KeyProblem{"data.seq_len",
+                            "must not exceed model.context=" + std::to_string(m.context) + ", got " +
+                                std::to_string(c.data.seq_len),
+                            {"model.context"}};
+        return std::nullopt;
+      },
+      .size_keys = {"context"}};
+}
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, ModelKindSpec> kinds;
+  std::vector<std::string> order;  // as registered: messages and docs list moegrad's own first
+};
+
+Registry& registry() {
+  static Registry* r = [] {
+    auto* reg = new Registry;  // never destroyed: configs may be read while statics unwind
+    for (ModelKindSpec k : {mlp_moe_kind(), mlp_dense_kind(), moe_lm_kind()}) {
+      reg->order.push_back(k.name);
+      reg->kinds.emplace(k.name, std::move(k));
+    }
+    return reg;
+  }();
+  return *r;
+}
+
+// The key `name` that c's kind declares, of kind K.
+template <typename K>
+const K& own_key(const Config& c, const std::string& name) {
+  for (const ConfigKey& k : find_model_kind(c.model.kind).keys)
+    if (k.name == name)
+      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
+  throw Error("model kind '" + c.model.kind + "' declares no key '" + name + "' of that type");
+}
+
+template <typename T>
+T param_or(const Config& c, const std::string& name, T fallback) {
+  auto it = c.model.params.find(name);
+  if (it == c.model.params.end()) return fallback;
+  if (const T* v = std::get_if<T>(&it->second)) return *v;
+  return fallback;
+}
+
+}  // namespace
+
+void register_model_kind(ModelKindSpec spec) {
+  MOEGRAD_CHECK(!spec.name.empty() && spec.build && spec.parameter_count && spec.activation_count,
+                "register_model_kind: '", spec.name, "' needs a name, build, parameter_count and activation_count");
+  // Its own keys apply to it alone.
+  for (ConfigKey& k : spec.keys) {
+    const std::string name = spec.name;
+    k.applies = [name](const Config& c) { return c.model.kind == name; };
+  }
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  MOEGRAD_CHECK(!r.kinds.count(spec.name), "register_model_kind: the kind '", spec.name, "' is registered already");
+  const std::string name = spec.name;
+  r.order.push_back(name);
+  r.kinds.emplace(name, std::move(spec));
+}
+
+const ModelKindSpec& find_model_kind(const std::string& name) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.kinds.find(name);
+  if (it == r.kinds.end()) {
+    std::string known;
+    for (const std::string& n : r.order) known += (known.empty() ? "" : ", ") + n;
+    throw ConfigError("kind", "unknown model kind '" + name + "' (registered: " + known + ")");
+  }
+  return it->second;  // map nodes stay put as others are added
+}
+
+std::vector<std::string> model_kind_names() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.order;
+}
+
+ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value) {
+  return {name, std::move(doc),
+          IntKey{range, [name, default_value](const Config& c) { return param_or<int64_t>(c, name, default_value); },
+                 [name](Config& c, int64_t v) { c.model.params[name] = v; }},
+          nullptr};
+}
+
+ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value) {
+  return {name, std::move(doc),
+          RealKey{range, [name, default_value](const Config& c) { return param_or<double>(c, name, default_value); },
+                  [name](Config& c, double v) { c.model.params[name] = v; }},
+          nullptr};
+}
+
+ConfigKey bool_param(std::string name, std::string doc, bool default_value) {
+  return {name, std::move(doc),
+          BoolKey{[name, default_value](const Config& c) { return param_or<bool>(c, name, default_value); },
+                  [name](Config& c, bool v) { c.model.params[name] = v; }},
+          nullptr};
+}
+
+int64_t model_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
+double model_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
+bool model_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+
+}  // namespace moegrad::train

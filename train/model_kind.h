@@ -1,0 +1,68 @@
+#pragma once
+// Model kinds, registered by name: `model.kind` picks one. moegrad ships mlp_moe,
+// mlp_dense (on the clusters task) and moe_lm (on char_lm). A program registers its own
+// before it runs the command line (train/cli.h), with keys of its own under `model:`,
+// which the reader checks, check-config prints and configs/README.md's tables list like
+// moegrad's own:
+//
+//   register_model_kind({.name = "my_mlp", .doc = "...", .task = TaskKind::clusters,
+//                        .keys = {int_param("width", "hidden width", {1, 4096}, 64)},
+//                        (read back as model_int(config, "width"))
+//                        .build = [](const Config& c, int64_t, Generator& gen, DType dt) { ... },
+//                        .parameter_count = ..., .activation_count = ...});
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "moegrad/train/config_schema.h"
+#include "moegrad/train/model.h"
+
+namespace moegrad::train {
+
+// A rule between keys broken: the key to blame (its full path, "model.heads"), what is
+// wrong, and the keys it was compared with ("model.dim"), so that a --set of those is named.
+struct KeyProblem {
+  std::string key;
+  std::string message;
+  std::vector<std::string> related;
+};
+
+struct ModelKindSpec {
+  std::string name;
+  std::string doc;  // one line, for configs/README.md
+  TaskKind task = TaskKind::clusters;  // the data.task it trains on
+  bool moe = false;  // whether the MoE keys (num_experts, top_n, ...) build its layers
+  // Its own keys under model:, applying to this kind only (int_param and the like below).
+  std::vector<ConfigKey> keys;
+  // Builds the model on the host; `vocab` is the char_lm vocabulary size (0 otherwise).
+  std::function<std::unique_ptr<TrainModel>(const Config&, int64_t vocab, Generator&, DType)> build;
+  // For the memory pre-check, before anything is built: elements of its parameters, and of
+  // one training step's forward activations.
+  std::function<double(const Config&)> parameter_count;
+  std::function<double(const Config&)> activation_count;
+  // Rules between its keys (optional): the first one broken, or nothing.
+  std::function<std::optional<KeyProblem>(const Config&)> validate;
+  // Keys under model: that scale its parameters, besides dim, depth and the MoE ones: the
+  // memory pre-check blames the one furthest above its default.
+  std::vector<std::string> size_keys;
+};
+
+// Adds a kind; name, build and both counts are required, and a name may be taken once.
+void register_model_kind(ModelKindSpec spec);
+// The kind of that name, or a ConfigError on key "kind" listing the registered ones.
+const ModelKindSpec& find_model_kind(const std::string& name);
+std::vector<std::string> model_kind_names();
+
+// Keys of a kind's own, with their values kept in ModelConfig::params.
+ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value);
+ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value);
+ConfigKey bool_param(std::string name, std::string doc, bool default_value);
+// The value of c's model kind's own key `name` (its default when the config does not set
+// it); an Error when the kind declares no such key of that type.
+int64_t model_int(const Config& c, const std::string& name);
+double model_real(const Config& c, const std::string& name);
+bool model_bool(const Config& c, const std::string& name);
+
+}  // namespace moegrad::train
