@@ -1,10 +1,9 @@
 #include "moegrad/moe/expert_kind.h"
 
 #include <cmath>
-#include <map>
-#include <mutex>
 
 #include "moegrad/core/checked_math.h"
+#include "moegrad/core/registry.h"
 #include "moegrad/moe/expert.h"
 #include "moegrad/nn/activation.h"
 #include "moegrad/nn/geglu.h"
@@ -116,17 +115,9 @@ ExpertKind mlp_kind() {
       .grouped = nullptr};
 }
 
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, ExpertKind> kinds;
-};
-
-Registry& registry() {
-  static Registry* r = [] {
-    auto* reg = new Registry;  // never destroyed: experts may be built while statics unwind
-    for (ExpertKind k : {geglu_kind(), swiglu_kind(), mlp_kind()}) reg->kinds.emplace(k.name, std::move(k));
-    return reg;
-  }();
+Registry<ExpertKind>& registry() {
+  // Never destroyed: experts may be built while statics unwind.
+  static auto* r = new Registry<ExpertKind>("expert kind", {geglu_kind(), swiglu_kind(), mlp_kind()});
   return *r;
 }
 
@@ -136,31 +127,11 @@ void register_expert_kind(ExpertKind kind) {
   MOEGRAD_CHECK(!kind.name.empty() && kind.hidden && kind.layers && kind.parameter_count && kind.activations_per_token,
                 "register_expert_kind: '", kind.name, "' needs a name, hidden, layers, parameter_count and ",
                 "activations_per_token");
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  MOEGRAD_CHECK(!r.kinds.count(kind.name), "register_expert_kind: the kind '", kind.name, "' is registered already");
-  const std::string name = kind.name;
-  r.kinds.emplace(name, std::move(kind));
+  registry().add(std::move(kind));
 }
 
-const ExpertKind& find_expert_kind(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  auto it = r.kinds.find(name);
-  if (it == r.kinds.end()) {
-    std::string known;
-    for (const auto& [n, k] : r.kinds) known += (known.empty() ? "" : ", ") + n;
-    throw ConfigError("kind", "unknown expert kind '" + name + "' (registered: " + known + ")");
-  }
-  return it->second;  // map nodes stay put as others are added
-}
+const ExpertKind& find_expert_kind(const std::string& name) { return registry().find(name); }
 
-std::vector<std::string> expert_kind_names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  std::vector<std::string> out;
-  for (const auto& [n, k] : r.kinds) out.push_back(n);
-  return out;
-}
+std::vector<std::string> expert_kind_names() { return registry().names(); }
 
 }  // namespace moegrad::moe

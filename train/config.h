@@ -14,7 +14,9 @@
 namespace moegrad::train {
 
 enum class TaskKind { clusters, char_lm };
-enum class OptimizerKind { sgd, adam, adamw };
+
+// Values of the keys a registered kind declares for itself (model_kind.h's int_param ...).
+using KindParams = std::map<std::string, std::variant<int64_t, double, bool>>;
 
 struct ModelConfig {
   std::string kind = "mlp_moe";  // a registered model kind (train/model_kind.h)
@@ -45,8 +47,7 @@ struct ModelConfig {
   // moe_lm
   int64_t heads = 4;
   int64_t context = 64;
-  // The keys a registered kind declares for itself, by name (model_kind.h's int_param ...).
-  std::map<std::string, std::variant<int64_t, double, bool>> params;
+  KindParams params;  // the kind's own keys
 
   moe::SparseMoEBlockOptions block() const;
   // Each block of mlp_dense.
@@ -69,7 +70,7 @@ struct DataConfig {
 };
 
 struct OptimConfig {
-  OptimizerKind name = OptimizerKind::adamw;
+  std::string name = "adamw";  // a registered optimizer (train/optimizer_kind.h)
   double lr = 3e-3;
   double beta1 = 0.9;
   double beta2 = 0.999;
@@ -79,6 +80,7 @@ struct OptimConfig {
   bool nesterov = false;
   double clip_norm = 1.0;  // 0: no clipping
   nn::LrSchedule schedule;  // base_lr and total_steps filled from lr and train.steps
+  KindParams params;        // the optimizer's own keys
 };
 
 struct LoopConfig {
@@ -119,6 +121,5 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
 std::string to_yaml(const Config& c);
 
 const char* task_kind_name(TaskKind k);
-const char* optimizer_name(OptimizerKind k);
 
 }  // namespace moegrad::train

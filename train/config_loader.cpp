@@ -19,6 +19,7 @@
 #include "moegrad/train/config.h"
 #include "moegrad/train/config_schema.h"
 #include "moegrad/train/model_kind.h"
+#include "moegrad/train/optimizer_kind.h"
 #include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
@@ -379,7 +380,8 @@ void validate(Config& c, const Source& src) {
 
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
-  check(!o.nesterov || o.momentum > 0, src, "optim.nesterov", "needs optim.momentum > 0", {"optim.momentum"});
+  if (const OptimizerSpec& optimizer = find_optimizer(o.name); optimizer.validate)
+    if (const std::optional<KeyProblem> p = optimizer.validate(c)) src.fail(p->key, p->message, p->related);
   o.schedule.base_lr = o.lr;
   o.schedule.total_steps = t.steps;
   // train.steps is in range here (checked as it was read), so this blames warmup_steps only
@@ -564,13 +566,5 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 }
 
 const char* task_kind_name(TaskKind k) { return k == TaskKind::clusters ? "clusters" : "char_lm"; }
-const char* optimizer_name(OptimizerKind k) {
-  switch (k) {
-    case OptimizerKind::sgd: return "sgd";
-    case OptimizerKind::adam: return "adam";
-    case OptimizerKind::adamw: return "adamw";
-  }
-  return "?";
-}
 
 }  // namespace moegrad::train

@@ -5,6 +5,7 @@
 #include "moegrad/core/file_read.h"
 #include "moegrad/moe/expert_kind.h"
 #include "moegrad/train/model_kind.h"
+#include "moegrad/train/optimizer_kind.h"
 
 namespace moegrad::train {
 
@@ -76,8 +77,8 @@ bool is_dense(const Config& c) { return c.model.kind == "mlp_dense"; }
 bool is_lm(const Config& c) { return c.model.kind == "moe_lm"; }
 bool clusters(const Config& c) { return c.data.task == TaskKind::clusters; }
 bool char_lm(const Config& c) { return c.data.task == TaskKind::char_lm; }
-bool adam(const Config& c) { return c.optim.name != OptimizerKind::sgd; }
-bool sgd(const Config& c) { return c.optim.name == OptimizerKind::sgd; }
+bool adam(const Config& c) { return c.optim.name == "adam" || c.optim.name == "adamw"; }
+bool sgd(const Config& c) { return c.optim.name == "sgd"; }
 bool cosine(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::warmup_cosine; }
 bool stepped(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::step; }
 
@@ -92,6 +93,13 @@ std::string model_kinds_doc() {
   std::string s;
   for (const std::string& name : model_kind_names())
     s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_model_kind(name).doc);
+  return s;
+}
+
+std::string optimizers_doc() {
+  std::string s;
+  for (const std::string& name : optimizer_names())
+    s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_optimizer(name).doc);
   return s;
 }
 
@@ -209,10 +217,9 @@ ConfigSection make_schema() {
 
   ConfigSection optim{"optim", "`optim`", {}, {}};
   optim.keys = {
-      {"name", "torch.optim's formulas",
-       choice_key<OptimizerKind>(
-           {{"sgd", OptimizerKind::sgd}, {"adam", OptimizerKind::adam}, {"adamw", OptimizerKind::adamw}},
-           MOEGRAD_AT(optim.name)),
+      {"name", optimizers_doc(),
+       ChoiceKey{optimizer_names(), [](const Config& c) { return c.optim.name; },
+                 [](Config& c, const std::string& v) { c.optim.name = v; }},
        nullptr},
       {"lr", "peak learning rate", real_key(kPositive, MOEGRAD_AT(optim.lr)), nullptr},
       {"betas", "`adam`, `adamw`: `[beta1, beta2]`", BetasKey{}, adam},
@@ -224,6 +231,8 @@ ConfigSection make_schema() {
       {"clip_norm", "global gradient-norm clipping; `0` turns it off (the norm is still logged)",
        real_key(kNonNegative, MOEGRAD_AT(optim.clip_norm)), nullptr},
   };
+  for (const std::string& name : optimizer_names())
+    for (const ConfigKey& k : find_optimizer(name).keys) optim.keys.push_back(k);
   optim.sections = {schedule};
 
   ConfigSection loop{"train", "`train`", {}, {}};
@@ -263,6 +272,43 @@ std::string number_text(int64_t v) {
 }
 
 }  // namespace
+
+KindParams& params_of(Config& c, ParamsOf section) {
+  return section == ParamsOf::model ? c.model.params : c.optim.params;
+}
+
+namespace {
+template <typename T>
+T param_or(const Config& c, ParamsOf section, const std::string& name, T fallback) {
+  const KindParams& params = params_of(const_cast<Config&>(c), section);
+  auto it = params.find(name);
+  if (it == params.end()) return fallback;
+  if (const T* v = std::get_if<T>(&it->second)) return *v;
+  return fallback;
+}
+
+}  // namespace
+
+ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value, ParamsOf section) {
+  return {name, std::move(doc),
+          IntKey{range, [name, default_value, section](const Config& c) { return param_or<int64_t>(c, section, name, default_value); },
+                 [name, section](Config& c, int64_t v) { params_of(c, section)[name] = v; }},
+          nullptr};
+}
+
+ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value, ParamsOf section) {
+  return {name, std::move(doc),
+          RealKey{range, [name, default_value, section](const Config& c) { return param_or<double>(c, section, name, default_value); },
+                  [name, section](Config& c, double v) { params_of(c, section)[name] = v; }},
+          nullptr};
+}
+
+ConfigKey bool_param(std::string name, std::string doc, bool default_value, ParamsOf section) {
+  return {name, std::move(doc),
+          BoolKey{[name, default_value, section](const Config& c) { return param_or<bool>(c, section, name, default_value); },
+                  [name, section](Config& c, bool v) { params_of(c, section)[name] = v; }},
+          nullptr};
+}
 
 std::string IntRange::text() const {
   return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";

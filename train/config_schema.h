@@ -95,6 +95,24 @@ struct ConfigSection {
   std::vector<ConfigSection> sections;  // nested after the keys (optim.schedule)
 };
 
+// A rule between keys broken: the key to blame (its full path, "model.heads"), what is
+// wrong, and the keys it was compared with ("model.dim"), so that a --set of those is named.
+struct KeyProblem {
+  std::string key;
+  std::string message;
+  std::vector<std::string> related;
+};
+
+// Keys a registered kind declares for itself, kept in the KindParams of its section:
+// ModelConfig::params for a model kind, OptimConfig::params for an optimizer.
+enum class ParamsOf { model, optim };
+KindParams& params_of(Config& c, ParamsOf section);
+ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value,
+                    ParamsOf section = ParamsOf::model);
+ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value,
+                     ParamsOf section = ParamsOf::model);
+ConfigKey bool_param(std::string name, std::string doc, bool default_value, ParamsOf section = ParamsOf::model);
+
 // The whole schema, top level first, with the keys of every model kind registered so far.
 ConfigSection config_schema();
 

@@ -10,6 +10,7 @@
 #include "moegrad/train/cluster_task.h"
 #include "moegrad/train/config_schema.h"
 #include "moegrad/train/model_kind.h"
+#include "moegrad/train/optimizer_kind.h"
 
 namespace moegrad::train {
 
@@ -45,7 +46,7 @@ MemoryEstimate estimate_memory(const Config& c) {
 
   const ModelKindSpec& kind = find_model_kind(m.kind);
   const double params = kind.parameter_count(c), activations = kind.activation_count(c);
-  const double optimizer_states = c.optim.name == OptimizerKind::sgd ? 1 : 2;
+  const double optimizer_states = find_optimizer(c.optim.name).states_per_parameter;
   est.parameter_bytes = params * kFloatBytes * (2 + optimizer_states);
   est.activation_bytes = activations * kFloatBytes * kActivationFactor;
 

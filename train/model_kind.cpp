@@ -1,8 +1,7 @@
 #include "moegrad/train/model_kind.h"
 
-#include <map>
-#include <mutex>
 
+#include "moegrad/core/registry.h"
 #include "moegrad/moe/size_estimate.h"
 #include "moegrad/train/mlp_models.h"
 #include "moegrad/train/moe_lm.h"
@@ -109,21 +108,9 @@ ModelKindSpec moe_lm_kind() {
       .size_keys = {"context"}};
 }
 
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, ModelKindSpec> kinds;
-  std::vector<std::string> order;  // as registered: messages and docs list moegrad's own first
-};
-
-Registry& registry() {
-  static Registry* r = [] {
-    auto* reg = new Registry;  // never destroyed: configs may be read while statics unwind
-    for (ModelKindSpec k : {mlp_moe_kind(), mlp_dense_kind(), moe_lm_kind()}) {
-      reg->order.push_back(k.name);
-      reg->kinds.emplace(k.name, std::move(k));
-    }
-    return reg;
-  }();
+Registry<ModelKindSpec>& registry() {
+  // Never destroyed: configs may be read while statics unwind.
+  static auto* r = new Registry<ModelKindSpec>("model kind", {mlp_moe_kind(), mlp_dense_kind(), moe_lm_kind()});
   return *r;
 }
 
@@ -136,14 +123,6 @@ const K& own_key(const Config& c, const std::string& name) {
   throw Error("model kind '" + c.model.kind + "' declares no key '" + name + "' of that type");
 }
 
-template <typename T>
-T param_or(const Config& c, const std::string& name, T fallback) {
-  auto it = c.model.params.find(name);
-  if (it == c.model.params.end()) return fallback;
-  if (const T* v = std::get_if<T>(&it->second)) return *v;
-  return fallback;
-}
-
 }  // namespace
 
 void register_model_kind(ModelKindSpec spec) {
@@ -154,52 +133,12 @@ void register_model_kind(ModelKindSpec spec) {
     const std::string name = spec.name;
     k.applies = [name](const Config& c) { return c.model.kind == name; };
   }
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  MOEGRAD_CHECK(!r.kinds.count(spec.name), "register_model_kind: the kind '", spec.name, "' is registered already");
-  const std::string name = spec.name;
-  r.order.push_back(name);
-  r.kinds.emplace(name, std::move(spec));
+  registry().add(std::move(spec));
 }
 
-const ModelKindSpec& find_model_kind(const std::string& name) {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  auto it = r.kinds.find(name);
-  if (it == r.kinds.end()) {
-    std::string known;
-    for (const std::string& n : r.order) known += (known.empty() ? "" : ", ") + n;
-    throw ConfigError("kind", "unknown model kind '" + name + "' (registered: " + known + ")");
-  }
-  return it->second;  // map nodes stay put as others are added
-}
+const ModelKindSpec& find_model_kind(const std::string& name) { return registry().find(name); }
 
-std::vector<std::string> model_kind_names() {
-  Registry& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  return r.order;
-}
-
-ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value) {
-  return {name, std::move(doc),
-          IntKey{range, [name, default_value](const Config& c) { return param_or<int64_t>(c, name, default_value); },
-                 [name](Config& c, int64_t v) { c.model.params[name] = v; }},
-          nullptr};
-}
-
-ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value) {
-  return {name, std::move(doc),
-          RealKey{range, [name, default_value](const Config& c) { return param_or<double>(c, name, default_value); },
-                  [name](Config& c, double v) { c.model.params[name] = v; }},
-          nullptr};
-}
-
-ConfigKey bool_param(std::string name, std::string doc, bool default_value) {
-  return {name, std::move(doc),
-          BoolKey{[name, default_value](const Config& c) { return param_or<bool>(c, name, default_value); },
-                  [name](Config& c, bool v) { c.model.params[name] = v; }},
-          nullptr};
-}
+std::vector<std::string> model_kind_names() { return registry().names(); }
 
 int64_t model_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
 double model_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }

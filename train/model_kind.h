@@ -21,14 +21,6 @@
 
 namespace moegrad::train {
 
-// A rule between keys broken: the key to blame (its full path, "model.heads"), what is
-// wrong, and the keys it was compared with ("model.dim"), so that a --set of those is named.
-struct KeyProblem {
-  std::string key;
-  std::string message;
-  std::vector<std::string> related;
-};
-
 struct ModelKindSpec {
   std::string name;
   std::string doc;  // one line, for configs/README.md
@@ -55,12 +47,9 @@ void register_model_kind(ModelKindSpec spec);
 const ModelKindSpec& find_model_kind(const std::string& name);
 std::vector<std::string> model_kind_names();
 
-// Keys of a kind's own, with their values kept in ModelConfig::params.
-ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value);
-ConfigKey real_param(std::string name, std::string doc, RealRange range, double default_value);
-ConfigKey bool_param(std::string name, std::string doc, bool default_value);
-// The value of c's model kind's own key `name` (its default when the config does not set
-// it); an Error when the kind declares no such key of that type.
+// The value of c's model kind's own key `name` (declared with int_param and the like of
+// config_schema.h; its default when the config does not set it); an Error when the kind
+// declares no such key of that type.
 int64_t model_int(const Config& c, const std::string& name);
 double model_real(const Config& c, const std::string& name);
 bool model_bool(const Config& c, const std::string& name);

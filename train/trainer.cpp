@@ -25,6 +25,7 @@
 #include "moegrad/train/interrupt.h"
 #include "moegrad/train/metrics.h"
 #include "moegrad/train/model.h"
+#include "moegrad/train/optimizer_kind.h"
 #include "moegrad/train/run_folder.h"
 #include "moegrad/train/task.h"
 
@@ -39,22 +40,6 @@ namespace {
 // draws of training (and the other way round).
 uint64_t stream_seed(uint64_t seed, uint64_t stream) { return seed * 0x9e3779b97f4a7c15ULL + stream; }
 constexpr uint64_t kInitStream = 1, kTrainStream = 2, kDataStream = 3, kEvalStream = 4;
-
-std::unique_ptr<nn::Optimizer> make_optimizer(const OptimConfig& o, const nn::NamedTensors& params) {
-  switch (o.name) {
-    case OptimizerKind::sgd:
-      return std::make_unique<nn::SGD>(params, nn::SGDOptions{.lr = o.lr, .momentum = o.momentum,
-                                                              .weight_decay = o.weight_decay,
-                                                              .nesterov = o.nesterov});
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw: {
-      nn::AdamOptions a{.lr = o.lr, .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay};
-      if (o.name == OptimizerKind::adam) return std::make_unique<nn::Adam>(params, a);
-      return std::make_unique<nn::AdamW>(params, a);
-    }
-  }
-  throw Error("unknown optimizer");
-}
 
 double routing_entropy(const moe::Routing& r) {
   Tensor p = detach(r.raw_gates);
@@ -496,7 +481,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     throw ConfigFileError("--resume", "data", "the data's vocabulary differs from the checkpoint's");
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, dtype);
-  std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(cfg.optim, model->named_parameters());
+  std::unique_ptr<nn::Optimizer> optimizer = find_optimizer(cfg.optim.name).build(model->named_parameters(), cfg);
   Generator train_gen(stream_seed(cfg.seed, kTrainStream)), data_gen(stream_seed(cfg.seed, kDataStream));
   int64_t start = 0;
   if (have_state) {

@@ -1,11 +1,15 @@
-// Model kinds registered by name (train/model_kind.h): a kind of a program's own, with keys
-// of its own, is read, range-checked, written, documented, sized and built like moegrad's.
+// Model kinds and optimizers registered by name (train/model_kind.h, optimizer_kind.h): one
+// of a program's own, with keys of its own, is read, range-checked, written, documented,
+// sized and built like moegrad's.
 #include <catch2/catch.hpp>
 
+#include "moegrad/autograd/autograd.h"
 #include "moegrad/train/config_docs.h"
 #include "moegrad/train/config_schema.h"
 #include "moegrad/train/memory_estimate.h"
 #include "moegrad/train/model_kind.h"
+#include "moegrad/train/optimizer_kind.h"
+#include "moegrad/nn/optim/sgd.h"
 #include "moegrad/train/task.h"
 
 using namespace moegrad;
@@ -89,4 +93,34 @@ TEST_CASE("a registered model kind is built, sized and blamed by its own keys", 
   const Config wide = parse_config(
       "model:\n  kind: test_wide_dense\n  widen: 64\n  dim: 256\ndata:\n  train_size: 256\n  eval_size: 64\n", "t.yaml");
   CHECK(estimate_memory(wide).dominating_key == "model.widen");
+}
+
+TEST_CASE("a registered optimizer's own keys are read under optim: and its build is used", "[train][config]") {
+  static const bool once = [] {
+    register_optimizer({.name = "test_scaled_sgd",
+                        .doc = "plain SGD at optim.lr times its own `lr_scale`",
+                        .keys = {real_param("lr_scale", "`test_scaled_sgd`: factor on optim.lr", {0, true, 1}, 0.5,
+                                            ParamsOf::optim)},
+                        .build = [](const nn::NamedTensors& params, const Config& c) -> std::unique_ptr<nn::Optimizer> {
+                          return std::make_unique<nn::SGD>(
+                              params, nn::SGDOptions{.lr = c.optim.lr * optim_real(c, "lr_scale")});
+                        },
+                        .states_per_parameter = 0,
+                        .validate = nullptr});
+    return true;
+  }();
+  (void)once;
+  const Config c = parse_config("optim:\n  name: test_scaled_sgd\n  lr: 0.1\n  lr_scale: 0.25\n", "t.yaml");
+  CHECK(optim_real(c, "lr_scale") == 0.25);
+  const std::string yaml = to_yaml(c);
+  CHECK_THAT(yaml, Catch::Contains("lr_scale: 0.25") && !Catch::Contains("betas") && !Catch::Contains("momentum"));
+  CHECK_THAT(to_yaml(parse_config("optim:\n  lr_scale: 0.25\n", "t.yaml")), !Catch::Contains("lr_scale"));
+  CHECK(error_of("optim:\n  name: test_scaled_sgd\n  lr_scale: 2\n") ==
+        "t.yaml:3: optim.lr_scale: must be a finite number in (0, 1], got 2");
+  CHECK_THAT(error_of("optim:\n  name: lion\n"), Catch::Contains("must be one of sgd, adam, adamw, test_scaled_sgd"));
+  Tensor w = requires_grad_(ones({2}));
+  std::unique_ptr<nn::Optimizer> opt = find_optimizer("test_scaled_sgd").build({{"w", w}}, c);
+  CHECK(opt->lr() == Approx(0.025));
+  // The built-ins' rule between keys still holds, for sgd.
+  CHECK(error_of("optim:\n  name: sgd\n  nesterov: true\n") == "t.yaml:3: optim.nesterov: needs optim.momentum > 0");
 }
