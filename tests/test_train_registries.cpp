@@ -1,7 +1,10 @@
-// Model kinds and optimizers registered by name (train/model_kind.h, optimizer_kind.h): one
+// Model kinds, optimizers and schedules registered by name (train/model_kind.h,
+// optimizer_kind.h, schedule_kind.h): one
 // of a program's own, with keys of its own, is read, range-checked, written, documented,
 // sized and built like moegrad's.
 #include <catch2/catch.hpp>
+
+#include <cmath>
 
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/train/config_docs.h"
@@ -9,6 +12,7 @@
 #include "moegrad/train/memory_estimate.h"
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/schedule_kind.h"
 #include "moegrad/nn/optim/sgd.h"
 #include "moegrad/train/task.h"
 
@@ -123,4 +127,34 @@ TEST_CASE("a registered optimizer's own keys are read under optim: and its build
   CHECK(opt->lr() == Approx(0.025));
   // The built-ins' rule between keys still holds, for sgd.
   CHECK(error_of("optim:\n  name: sgd\n  nesterov: true\n") == "t.yaml:3: optim.nesterov: needs optim.momentum > 0");
+}
+
+TEST_CASE("a registered schedule's own keys are read under optim.schedule: and set the learning rate", "[train][config]") {
+  static const bool once = [] {
+    register_schedule({.name = "test_halving",
+                       .doc = "optim.lr halved every `every` steps",
+                       .keys = {int_param("every", "`test_halving`: steps between halvings", {1, 1000}, 10,
+                                          ParamsOf::schedule)},
+                       .lr = [](const Config& c, int64_t step) {
+                         return c.optim.lr * std::pow(0.5, static_cast<double>(step / schedule_int(c, "every")));
+                       },
+                       .validate = nullptr});
+    return true;
+  }();
+  (void)once;
+  const Config c =
+      parse_config("optim:\n  lr: 0.8\n  schedule:\n    kind: test_halving\n    every: 3\n", "t.yaml");
+  CHECK(lr_at(c, 0) == 0.8);
+  CHECK(lr_at(c, 2) == 0.8);
+  CHECK(lr_at(c, 3) == 0.4);
+  CHECK(lr_at(c, 7) == 0.2);
+  CHECK_THAT(to_yaml(c), Catch::Contains("kind: test_halving\n    every: 3") && !Catch::Contains("warmup_steps"));
+  CHECK(error_of("optim:\n  schedule:\n    kind: test_halving\n    every: 0\n") ==
+        "t.yaml:4: optim.schedule.every: expected an integer in [1, 1000], got '0'");
+  // The built-ins through the same entry: warmup_cosine over train.steps.
+  const Config cos = parse_config(
+      "optim:\n  lr: 1.0\n  schedule:\n    kind: warmup_cosine\n    warmup_steps: 2\ntrain:\n  steps: 10\n", "t.yaml");
+  CHECK(lr_at(cos, 0) == Approx(0.5));
+  CHECK(lr_at(cos, 1) == Approx(1.0));
+  CHECK(lr_at(cos, 10) == Approx(0.0).margin(1e-12));
 }

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "moegrad/moe/moe.h"
-#include "moegrad/nn/optim/lr_schedule.h"
 
 namespace moegrad::train {
 
@@ -69,6 +68,16 @@ struct DataConfig {
   int64_t seq_len = 64;
 };
 
+// optim.schedule: the learning rate over the steps (train/schedule_kind.h).
+struct ScheduleConfig {
+  std::string kind = "constant";  // a registered schedule
+  int64_t warmup_steps = 0;       // warmup_cosine
+  double min_lr = 0.0;            // warmup_cosine
+  int64_t step_size = 1;          // step
+  double gamma = 0.1;             // step
+  KindParams params;              // a registered schedule's own keys
+};
+
 struct OptimConfig {
   std::string name = "adamw";  // a registered optimizer (train/optimizer_kind.h)
   double lr = 3e-3;
@@ -79,7 +88,7 @@ struct OptimConfig {
   double momentum = 0.0;
   bool nesterov = false;
   double clip_norm = 1.0;  // 0: no clipping
-  nn::LrSchedule schedule;  // base_lr and total_steps filled from lr and train.steps
+  ScheduleConfig schedule;
   KindParams params;        // the optimizer's own keys
 };
 

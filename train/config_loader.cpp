@@ -20,6 +20,7 @@
 #include "moegrad/train/config_schema.h"
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/schedule_kind.h"
 #include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
@@ -382,8 +383,6 @@ void validate(Config& c, const Source& src) {
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
   if (const OptimizerSpec& optimizer = find_optimizer(o.name); optimizer.validate)
     if (const std::optional<KeyProblem> p = optimizer.validate(c)) src.fail(p->key, p->message, p->related);
-  o.schedule.base_lr = o.lr;
-  o.schedule.total_steps = t.steps;
   // train.steps is in range here (checked as it was read), so this blames warmup_steps only
   // when warmup_steps is the one out of line.
   check(o.schedule.warmup_steps < t.steps, src,
@@ -391,6 +390,8 @@ void validate(Config& c, const Source& src) {
         "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps), {"train.steps"});
   check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
         "must be in [0, optim.lr]" + got(o.schedule.min_lr), {"optim.lr"});
+  if (const ScheduleSpec& schedule = find_schedule(o.schedule.kind); schedule.validate)
+    if (const std::optional<KeyProblem> p = schedule.validate(c)) src.fail(p->key, p->message, p->related);
 
   if (d.task == TaskKind::clusters)
     check(t.batch_size <= d.train_size, src, "train.batch_size",

@@ -6,6 +6,7 @@
 #include "moegrad/moe/expert_kind.h"
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/schedule_kind.h"
 
 namespace moegrad::train {
 
@@ -79,8 +80,8 @@ bool clusters(const Config& c) { return c.data.task == TaskKind::clusters; }
 bool char_lm(const Config& c) { return c.data.task == TaskKind::char_lm; }
 bool adam(const Config& c) { return c.optim.name == "adam" || c.optim.name == "adamw"; }
 bool sgd(const Config& c) { return c.optim.name == "sgd"; }
-bool cosine(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::warmup_cosine; }
-bool stepped(const Config& c) { return c.optim.schedule.kind == nn::LrScheduleKind::step; }
+bool cosine(const Config& c) { return c.optim.schedule.kind == "warmup_cosine"; }
+bool stepped(const Config& c) { return c.optim.schedule.kind == "step"; }
 
 std::string joined(const std::vector<std::string>& names) {
   std::string s;
@@ -100,6 +101,13 @@ std::string optimizers_doc() {
   std::string s;
   for (const std::string& name : optimizer_names())
     s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_optimizer(name).doc);
+  return s;
+}
+
+std::string schedules_doc() {
+  std::string s;
+  for (const std::string& name : schedule_names())
+    s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_schedule(name).doc);
   return s;
 }
 
@@ -198,11 +206,9 @@ ConfigSection make_schema() {
 
   ConfigSection schedule{"schedule", "`optim.schedule`", {}, {}};
   schedule.keys = {
-      {"kind", "the learning rate over the steps",
-       choice_key<nn::LrScheduleKind>({{"constant", nn::LrScheduleKind::constant},
-                                       {"warmup_cosine", nn::LrScheduleKind::warmup_cosine},
-                                       {"step", nn::LrScheduleKind::step}},
-                                      MOEGRAD_AT(optim.schedule.kind)),
+      {"kind", schedules_doc(),
+       ChoiceKey{schedule_names(), [](const Config& c) { return c.optim.schedule.kind; },
+                 [](Config& c, const std::string& v) { c.optim.schedule.kind = v; }},
        nullptr},
       {"warmup_steps", "`warmup_cosine`: linear warmup, then a half cosine to `min_lr` at `train.steps`",
        int_key({0, kMaxSteps}, MOEGRAD_AT(optim.schedule.warmup_steps)), cosine},
@@ -214,6 +220,9 @@ ConfigSection make_schema() {
       {"gamma", "`step`: the factor every `step_size` steps", real_key(kPositive, MOEGRAD_AT(optim.schedule.gamma)),
        stepped},
   };
+
+  for (const std::string& name : schedule_names())
+    for (const ConfigKey& k : find_schedule(name).keys) schedule.keys.push_back(k);
 
   ConfigSection optim{"optim", "`optim`", {}, {}};
   optim.keys = {
@@ -274,7 +283,12 @@ std::string number_text(int64_t v) {
 }  // namespace
 
 KindParams& params_of(Config& c, ParamsOf section) {
-  return section == ParamsOf::model ? c.model.params : c.optim.params;
+  switch (section) {
+    case ParamsOf::model: return c.model.params;
+    case ParamsOf::optim: return c.optim.params;
+    case ParamsOf::schedule: return c.optim.schedule.params;
+  }
+  return c.model.params;
 }
 
 namespace {

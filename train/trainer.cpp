@@ -26,6 +26,7 @@
 #include "moegrad/train/metrics.h"
 #include "moegrad/train/model.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/schedule_kind.h"
 #include "moegrad/train/run_folder.h"
 #include "moegrad/train/task.h"
 
@@ -191,7 +192,6 @@ void check_same_run(const Config& now, const std::string& saved_yaml, const std:
   if (purpose == Purpose::evaluate) a.optim = b.optim = OptimConfig{};
   a.train = b.train = LoopConfig{};
   a.device = b.device = "";  // a run may continue on another device
-  a.optim.schedule.total_steps = b.optim.schedule.total_steps = 0;
   const std::string ya = to_yaml(a), yb = to_yaml(b);
   if (ya == yb) return;
   // Every differing key, so that one attempt shows all that must change.
@@ -281,10 +281,10 @@ std::optional<std::pair<std::string, CheckpointState>> newest_loadable(const std
 void warn_if_schedule_stretched(const Config& now, const std::string& saved_yaml, int64_t step, std::ostream& log) {
   Config saved = parse_config(saved_yaml, "the checkpoint's config");
   if (saved.train.steps == now.train.steps) return;
-  const double before = saved.optim.schedule.lr_at(step), after = now.optim.schedule.lr_at(step);
+  const double before = lr_at(saved, step), after = lr_at(now, step);
   log << "note: train.steps is now " << now.train.steps << " (the run was started with " << saved.train.steps
       << ")";
-  if (now.optim.schedule.kind == nn::LrScheduleKind::warmup_cosine)
+  if (now.optim.schedule.kind == "warmup_cosine")
     log << "; the warmup_cosine schedule now decays over " << now.train.steps << " steps, so the learning rate at step "
         << step << " is " << after << " instead of " << before;
   log << "\n";
@@ -589,7 +589,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   int64_t window_tokens = 0;
   for (int64_t step = start; step < cfg.train.steps; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
-    const double lr = cfg.optim.schedule.lr_at(step);
+    const double lr = lr_at(cfg, step);
     optimizer->set_lr(lr);
     Batch batch = task->train_batch(cfg.train.batch_size, data_gen);
     ModelOutput out = model->forward(batch, call);

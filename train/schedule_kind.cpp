@@ -1,0 +1,69 @@
+#include "moegrad/train/schedule_kind.h"
+
+#include "moegrad/core/registry.h"
+#include "moegrad/nn/optim/lr_schedule.h"
+
+namespace moegrad::train {
+
+namespace {
+
+// The built-ins are nn::LrSchedule's kinds, from optim.lr over train.steps.
+ScheduleSpec builtin(const std::string& name, nn::LrScheduleKind kind, const std::string& doc) {
+  return {.name = name,
+          .doc = doc,
+          .keys = {},
+          .lr = [kind](const Config& c, int64_t step) {
+            const ScheduleConfig& s = c.optim.schedule;
+            return nn::LrSchedule{.kind = kind,
+                                  .base_lr = c.optim.lr,
+                                  .warmup_steps = s.warmup_steps,
+                                  .total_steps = c.train.steps,
+                                  .min_lr = s.min_lr,
+                                  .step_size = s.step_size,
+                                  .gamma = s.gamma}
+                .lr_at(step);
+          },
+          .validate = nullptr};
+}
+
+Registry<ScheduleSpec>& registry() {
+  // Never destroyed: configs may be read while statics unwind.
+  static auto* r = new Registry<ScheduleSpec>(
+      "schedule",
+      {builtin("constant", nn::LrScheduleKind::constant, "`optim.lr` throughout"),
+       builtin("warmup_cosine", nn::LrScheduleKind::warmup_cosine,
+               "linear warmup over `warmup_steps`, then a half cosine down to `min_lr` at `train.steps`"),
+       builtin("step", nn::LrScheduleKind::step, "`lr * gamma^(step / step_size)`")});
+  return *r;
+}
+
+template <typename K>
+const K& own_key(const Config& c, const std::string& name) {
+  for (const ConfigKey& k : find_schedule(c.optim.schedule.kind).keys)
+    if (k.name == name)
+      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
+  throw Error("schedule '" + c.optim.schedule.kind + "' declares no key '" + name + "' of that type");
+}
+
+}  // namespace
+
+void register_schedule(ScheduleSpec spec) {
+  MOEGRAD_CHECK(!spec.name.empty() && spec.lr, "register_schedule: '", spec.name, "' needs a name and lr");
+  for (ConfigKey& k : spec.keys) {
+    const std::string name = spec.name;
+    k.applies = [name](const Config& c) { return c.optim.schedule.kind == name; };
+  }
+  registry().add(std::move(spec));
+}
+
+const ScheduleSpec& find_schedule(const std::string& name) { return registry().find(name); }
+
+std::vector<std::string> schedule_names() { return registry().names(); }
+
+double lr_at(const Config& c, int64_t step) { return find_schedule(c.optim.schedule.kind).lr(c, step); }
+
+int64_t schedule_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
+double schedule_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
+bool schedule_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+
+}  // namespace moegrad::train
