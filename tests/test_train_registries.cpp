@@ -1,5 +1,5 @@
-// Model kinds, optimizers and schedules registered by name (train/model_kind.h,
-// optimizer_kind.h, schedule_kind.h): one
+// Model kinds, tasks, optimizers and schedules registered by name (train/model_kind.h,
+// task_kind.h, optimizer_kind.h, schedule_kind.h): one
 // of a program's own, with keys of its own, is read, range-checked, written, documented,
 // sized and built like moegrad's.
 #include <catch2/catch.hpp>
@@ -13,6 +13,7 @@
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
 #include "moegrad/train/schedule_kind.h"
+#include "moegrad/train/task_kind.h"
 #include "moegrad/nn/optim/sgd.h"
 #include "moegrad/train/task.h"
 
@@ -157,4 +158,63 @@ TEST_CASE("a registered schedule's own keys are read under optim.schedule: and s
   CHECK(lr_at(cos, 0) == Approx(0.5));
   CHECK(lr_at(cos, 1) == Approx(1.0));
   CHECK(lr_at(cos, 10) == Approx(0.0).margin(1e-12));
+}
+
+namespace {
+// Targets equal to the inputs plus noise of data.noise: a task of a program's own.
+class NoisyCopyTask : public Task {
+ public:
+  explicit NoisyCopyTask(const Config& c) : dim_(c.data.input_dim), noise_(data_real(c, "noise")) {}
+
+ protected:
+  Batch host_train_batch(int64_t batch_size, Generator& gen) const override {
+    Batch b;
+    b.inputs = randn({1, batch_size, dim_}, gen);
+    b.targets = b.inputs + randn({1, batch_size, dim_}, gen) * noise_;
+    b.tokens = batch_size;
+    return b;
+  }
+  Batch host_eval_batch(int64_t i, int64_t batch_size) const override {
+    Generator gen(static_cast<uint64_t>(i) + 1000);
+    return host_train_batch(batch_size, gen);
+  }
+
+ private:
+  int64_t dim_;
+  double noise_;
+};
+}  // namespace
+
+TEST_CASE("a registered task's own keys are read under data: and a model kind trains on it", "[train][config]") {
+  static const bool once = [] {
+    register_task({.name = "test_noisy_copy",
+                   .doc = "targets are the inputs plus noise",
+                   .keys = {real_param("noise", "`test_noisy_copy`: noise scale", {0, false, 10}, 0.1, ParamsOf::data)},
+                   .build = [](const Config& c, DType) -> std::unique_ptr<Task> {
+                     return std::make_unique<NoisyCopyTask>(c);
+                   },
+                   .data_bytes = [](const Config&) { return 0.0; },
+                   .data_key = [](const Config&) -> std::string { return "data.noise"; },
+                   .validate = nullptr});
+    ModelKindSpec dense = find_model_kind("mlp_dense");
+    dense.name = "test_copy_dense";
+    dense.task = "test_noisy_copy";
+    register_model_kind(dense);
+    return true;
+  }();
+  (void)once;
+  const Config c = parse_config(
+      "model:\n  kind: test_copy_dense\n  dim: 8\ndata:\n  task: test_noisy_copy\n  noise: 0.5\n  input_dim: 4\n"
+      "  output_dim: 4\n",
+      "t.yaml");
+  CHECK(data_real(c, "noise") == 0.5);
+  CHECK_THAT(to_yaml(c), Catch::Contains("task: test_noisy_copy\n  noise: 0.5") && !Catch::Contains("num_clusters"));
+  CHECK_THAT(error_of("model:\n  kind: test_copy_dense\n"), Catch::Contains("needs task test_noisy_copy"));
+  CHECK_THAT(error_of("data:\n  task: nope\n"), Catch::Contains("must be one of clusters, char_lm, test_noisy_copy"));
+  std::unique_ptr<Task> task = make_task(c, DType::f32);
+  Generator gen(3), init(4);
+  const Batch b = task->train_batch(5, gen);
+  CHECK(b.inputs.shape() == Shape{1, 5, 4});
+  std::unique_ptr<TrainModel> model = make_model(c, 0, init, DType::f32);
+  CHECK(model->forward(b, {}).main_loss.numel() == 1);
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <cmath>
 // `char_lm`: next-character prediction on a text file, or on the built-in generated corpus.
 #include "moegrad/train/char_corpus.h"
 #include "moegrad/train/task.h"
@@ -13,6 +14,10 @@ class CharLmTask : public Task {
   std::string vocabulary() const override { return data_.vocab.to_string(); }
   int64_t vocab_size() const override { return data_.vocab.size(); }
   const CharVocab& vocab() const { return data_.vocab; }
+  // bits per character: the main loss (mean cross-entropy in nats) over ln 2.
+  void add_eval_metrics(nlohmann::json& record, double main_loss) const override {
+    record["bits_per_char"] = main_loss / std::log(2.0);
+  }
 
  private:
   Batch split(const Tensor& windows) const;

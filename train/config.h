@@ -12,7 +12,6 @@
 
 namespace moegrad::train {
 
-enum class TaskKind { clusters, char_lm };
 
 // Values of the keys a registered kind declares for itself (model_kind.h's int_param ...).
 using KindParams = std::map<std::string, std::variant<int64_t, double, bool>>;
@@ -54,7 +53,7 @@ struct ModelConfig {
 };
 
 struct DataConfig {
-  TaskKind task = TaskKind::clusters;
+  std::string task = "clusters";  // a registered task (train/task_kind.h)
   // clusters
   int64_t num_clusters = 8;
   int64_t input_dim = 16;
@@ -66,6 +65,7 @@ struct DataConfig {
   std::string path;  // empty: the built-in generated corpus
   int64_t corpus_chars = 200000;
   int64_t seq_len = 64;
+  KindParams params;  // a registered task's own keys
 };
 
 // optim.schedule: the learning rate over the steps (train/schedule_kind.h).
@@ -129,6 +129,5 @@ Config parse_config(const std::string& yaml_text, const std::string& source,
 // run saves as config.yaml (loading it gives the same Config).
 std::string to_yaml(const Config& c);
 
-const char* task_kind_name(TaskKind k);
 
 }  // namespace moegrad::train

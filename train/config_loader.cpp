@@ -21,6 +21,7 @@
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
 #include "moegrad/train/schedule_kind.h"
+#include "moegrad/train/task_kind.h"
 #include "moegrad/train/memory_estimate.h"
 
 namespace moegrad::train {
@@ -375,7 +376,7 @@ void validate(Config& c, const Source& src) {
     }
   }
   check(d.task == kind.task, src, "data.task",
-        "model.kind " + m.kind + " needs task " + task_kind_name(kind.task), {"model.kind"});
+        "model.kind " + m.kind + " needs task " + kind.task, {"model.kind"});
   if (kind.validate)
     if (const std::optional<KeyProblem> p = kind.validate(c)) src.fail(p->key, p->message, p->related);
 
@@ -393,9 +394,8 @@ void validate(Config& c, const Source& src) {
   if (const ScheduleSpec& schedule = find_schedule(o.schedule.kind); schedule.validate)
     if (const std::optional<KeyProblem> p = schedule.validate(c)) src.fail(p->key, p->message, p->related);
 
-  if (d.task == TaskKind::clusters)
-    check(t.batch_size <= d.train_size, src, "train.batch_size",
-          "must not exceed data.train_size=" + std::to_string(d.train_size) + got(t.batch_size), {"data.train_size"});
+  if (const TaskSpec& task = find_task(d.task); task.validate)
+    if (const std::optional<KeyProblem> p = task.validate(c)) src.fail(p->key, p->message, p->related);
 
   const MemoryEstimate need = estimate_memory(c);
   try {
@@ -525,7 +525,7 @@ std::string without_path(const std::string& message, const std::string& path) {
 // embedded config is parsed, since sampling does not read the data.
 void check_data_file(const Config& c, const std::string& config_path) {
   const DataConfig& d = c.data;
-  if (d.task != TaskKind::char_lm || d.path.empty()) return;
+  if (d.task != "char_lm" || d.path.empty()) return;
   const std::string where = config_path + " (data.path '" + echo(d.path) + "')";
   struct stat st {};
   if (::stat(d.path.c_str(), &st) != 0)
@@ -566,6 +566,5 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   return c;
 }
 
-const char* task_kind_name(TaskKind k) { return k == TaskKind::clusters ? "clusters" : "char_lm"; }
 
 }  // namespace moegrad::train

@@ -7,6 +7,7 @@
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
 #include "moegrad/train/schedule_kind.h"
+#include "moegrad/train/task_kind.h"
 
 namespace moegrad::train {
 
@@ -76,8 +77,8 @@ ThresholdKey threshold_key(At at) {
 bool is_moe(const Config& c) { return find_model_kind(c.model.kind).moe; }
 bool is_dense(const Config& c) { return c.model.kind == "mlp_dense"; }
 bool is_lm(const Config& c) { return c.model.kind == "moe_lm"; }
-bool clusters(const Config& c) { return c.data.task == TaskKind::clusters; }
-bool char_lm(const Config& c) { return c.data.task == TaskKind::char_lm; }
+bool clusters(const Config& c) { return c.data.task == "clusters"; }
+bool char_lm(const Config& c) { return c.data.task == "char_lm"; }
 bool adam(const Config& c) { return c.optim.name == "adam" || c.optim.name == "adamw"; }
 bool sgd(const Config& c) { return c.optim.name == "sgd"; }
 bool cosine(const Config& c) { return c.optim.schedule.kind == "warmup_cosine"; }
@@ -108,6 +109,12 @@ std::string schedules_doc() {
   std::string s;
   for (const std::string& name : schedule_names())
     s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_schedule(name).doc);
+  return s;
+}
+
+std::string tasks_doc() {
+  std::string s;
+  for (const std::string& name : task_names()) s += (s.empty() ? "" : "; ") + ("`" + name + "`: " + find_task(name).doc);
   return s;
 }
 
@@ -184,8 +191,9 @@ ConfigSection make_schema() {
 
   ConfigSection data{"data", "`data`", {}, {}};
   data.keys = {
-      {"task", "`clusters` (regression on Gaussian clusters) or `char_lm` (next character)",
-       choice_key<TaskKind>({{"clusters", TaskKind::clusters}, {"char_lm", TaskKind::char_lm}}, MOEGRAD_AT(data.task)),
+      {"task", tasks_doc(),
+       ChoiceKey{task_names(), [](const Config& c) { return c.data.task; },
+                 [](Config& c, const std::string& v) { c.data.task = v; }},
        nullptr},
       {"num_clusters", "`clusters`: Gaussian clusters, each with its own random target map `tanh(x W1) W2`",
        int_key({1, kMaxExperts}, MOEGRAD_AT(data.num_clusters)), clusters},
@@ -203,6 +211,9 @@ ConfigSection make_schema() {
       {"seq_len", "`char_lm`: characters per training window", int_key({1, kMaxContext}, MOEGRAD_AT(data.seq_len)),
        char_lm},
   };
+
+  for (const std::string& name : task_names())
+    for (const ConfigKey& k : find_task(name).keys) data.keys.push_back(k);
 
   ConfigSection schedule{"schedule", "`optim.schedule`", {}, {}};
   schedule.keys = {
@@ -285,6 +296,7 @@ std::string number_text(int64_t v) {
 KindParams& params_of(Config& c, ParamsOf section) {
   switch (section) {
     case ParamsOf::model: return c.model.params;
+    case ParamsOf::data: return c.data.params;
     case ParamsOf::optim: return c.optim.params;
     case ParamsOf::schedule: return c.optim.schedule.params;
   }

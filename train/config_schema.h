@@ -104,9 +104,10 @@ struct KeyProblem {
 };
 
 // Keys a registered kind declares for itself, kept in the KindParams of its section:
-// ModelConfig::params for a model kind, OptimConfig::params for an optimizer,
+// ModelConfig::params for a model kind, DataConfig::params for a task, OptimConfig::params
+// for an optimizer,
 // ScheduleConfig::params for a learning-rate schedule.
-enum class ParamsOf { model, optim, schedule };
+enum class ParamsOf { model, data, optim, schedule };
 KindParams& params_of(Config& c, ParamsOf section);
 ConfigKey int_param(std::string name, std::string doc, IntRange range, int64_t default_value,
                     ParamsOf section = ParamsOf::model);

@@ -11,6 +11,7 @@
 #include "moegrad/train/config_schema.h"
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/task_kind.h"
 
 namespace moegrad::train {
 
@@ -23,7 +24,6 @@ std::vector<ConfigKey> model_keys() {
 }
 
 constexpr double kFloatBytes = 4;   // the trainer's f32 parameters and activations
-constexpr double kIndexBytes = 8;   // int64 ids and labels
 
 }  // namespace
 
@@ -50,25 +50,9 @@ MemoryEstimate estimate_memory(const Config& c) {
   est.parameter_bytes = params * kFloatBytes * (2 + optimizer_states);
   est.activation_bytes = activations * kFloatBytes * kActivationFactor;
 
-  std::string data_key;
-  if (d.task == TaskKind::clusters) {
-    // Generation works in f64 and gathers each sample's target map (ClusterTask).
-    const double n = static_cast<double>(std::max(d.train_size, d.eval_size));
-    const double in = static_cast<double>(d.input_dim), out = static_cast<double>(d.output_dim);
-    const double kept = static_cast<double>(d.train_size + d.eval_size) * ((in + out) * kFloatBytes + kIndexBytes);
-    const double temporaries = n * 8 * (in * ClusterTask::kTargetHidden + ClusterTask::kTargetHidden * out + 3 * in + 2 * out);
-    est.data_bytes = kept + temporaries;
-    data_key = d.train_size >= d.eval_size ? "data.train_size" : "data.eval_size";
-  } else {
-    double chars = static_cast<double>(d.corpus_chars);
-    data_key = "data.corpus_chars";
-    struct stat st {};
-    if (!d.path.empty()) {
-      chars = ::stat(d.path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) : 0;
-      data_key = "data.path";
-    }
-    est.data_bytes = chars * (2 + 2 * kIndexBytes);  // the text and a copy, the ids and their splits
-  }
+  const TaskSpec& task = find_task(d.task);
+  est.data_bytes = task.data_bytes(c);
+  const std::string data_key = task.data_key(c);
 
   // The model key that most exceeds its default, as the one to blame for the parameters.
   const Config defaults;
@@ -93,7 +77,7 @@ MemoryEstimate estimate_memory(const Config& c) {
   const double top = std::max({est.parameter_bytes, est.data_bytes, est.activation_bytes});
   est.dominating_key = top == est.parameter_bytes ? model_key
                        : top == est.data_bytes    ? data_key
-                       : d.task == TaskKind::char_lm && d.seq_len > c.train.batch_size ? "data.seq_len"
+                       : d.task == "char_lm" && d.seq_len > c.train.batch_size ? "data.seq_len"
                                                                                          : "train.batch_size";
   return est;
 }

@@ -21,7 +21,7 @@ double mlp_frame(const Config& c) {
 ModelKindSpec mlp_moe_kind() {
   return {.name = "mlp_moe",
           .doc = "in_proj, `depth` SparseMoEBlocks, RMSNorm, head, on `clusters`",
-          .task = TaskKind::clusters,
+          .task = "clusters",
           .moe = true,
           .keys = {},
           .build = [](const Config& c, int64_t, Generator& gen,
@@ -42,7 +42,7 @@ ModelKindSpec mlp_moe_kind() {
 ModelKindSpec mlp_dense_kind() {
   return {.name = "mlp_dense",
           .doc = "in_proj, `depth` prenorm dense feedforwards of `expert_kind`, RMSNorm, head, on `clusters`",
-          .task = TaskKind::clusters,
+          .task = "clusters",
           .moe = false,
           .keys = {},
           .build = [](const Config& c, int64_t, Generator& gen,
@@ -73,7 +73,7 @@ ModelKindSpec moe_lm_kind() {
       .name = "moe_lm",
       .doc = "token and position embeddings, `depth` blocks of causal self-attention and a SparseMoEBlock, RMSNorm, "
              "head, on `char_lm`",
-      .task = TaskKind::char_lm,
+      .task = "char_lm",
       .moe = true,
       .keys = {},
       .build = [](const Config& c, int64_t vocab, Generator& gen,

@@ -5,7 +5,7 @@
 // which the reader checks, check-config prints and configs/README.md's tables list like
 // moegrad's own:
 //
-//   register_model_kind({.name = "my_mlp", .doc = "...", .task = TaskKind::clusters,
+//   register_model_kind({.name = "my_mlp", .doc = "...", .task = "clusters",
 //                        .keys = {int_param("width", "hidden width", {1, 4096}, 64)},
 //                        (read back as model_int(config, "width"))
 //                        .build = [](const Config& c, int64_t, Generator& gen, DType dt) { ... },
@@ -24,7 +24,7 @@ namespace moegrad::train {
 struct ModelKindSpec {
   std::string name;
   std::string doc;  // one line, for configs/README.md
-  TaskKind task = TaskKind::clusters;  // the data.task it trains on
+  std::string task = "clusters";  // the data.task it trains on (task_kind.h)
   bool moe = false;  // whether the MoE keys (num_experts, top_n, ...) build its layers
   // Its own keys under model:, applying to this kind only (int_param and the like below).
   std::vector<ConfigKey> keys;

@@ -2,8 +2,7 @@
 
 #include "moegrad/core/core.h"
 
-#include "moegrad/train/char_lm_task.h"
-#include "moegrad/train/cluster_task.h"
+#include "moegrad/train/task_kind.h"
 
 namespace moegrad::train {
 
@@ -14,9 +13,7 @@ Batch Task::on_device(Batch b) const {
 }
 
 std::unique_ptr<Task> make_task(const Config& c, DType dtype) {
-  std::unique_ptr<Task> task;
-  if (c.data.task == TaskKind::char_lm) task = std::make_unique<CharLmTask>(c.data, c.seed);
-  else task = std::make_unique<ClusterTask>(c.data, c.seed, dtype);
+  std::unique_ptr<Task> task = find_task(c.data.task).build(c, dtype);
   task->set_device(Device::parse(c.device));
   return task;
 }

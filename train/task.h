@@ -1,7 +1,8 @@
 #pragma once
-// The built-in toy tasks the trainer knows. A task owns its data (generated from the
+// The tasks the trainer builds from `data.task` (train/task_kind.h). A task owns its data (generated from the
 // seed, or read once), hands out batches, and knows its main loss.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "moegrad/core/generator.h"
@@ -27,6 +28,11 @@ class Task {
   // char_lm: the vocabulary (serialised) and its size; empty / 0 for other tasks.
   virtual std::string vocabulary() const { return ""; }
   virtual int64_t vocab_size() const { return 0; }
+  // Adds the task's own measures to an eval record, given its mean main loss.
+  virtual void add_eval_metrics(nlohmann::json& record, double main_loss) const {
+    (void)record;
+    (void)main_loss;
+  }
   void set_device(const Device& device) { device_ = device; }
 
  protected:

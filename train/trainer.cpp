@@ -325,7 +325,7 @@ Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int6
   Evaluation ev;
   ev.main_loss = main / static_cast<double>(cfg.train.eval_batches);
   ev.record = {{"kind", "eval"}, {"step", step}, {"loss", ev.main_loss}, {"main_loss", ev.main_loss}};
-  if (cfg.data.task == TaskKind::char_lm) ev.record["bits_per_char"] = ev.main_loss / std::log(2.0);
+  task.add_eval_metrics(ev.record, ev.main_loss);
   if (!first_choice.empty()) {
     json per_layer = json::array();
     double mean = 0;
@@ -511,7 +511,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   summary.metrics_jsonl = metrics.jsonl_path();
   summary.metrics_csv = metrics.csv_path();
 
-  log << "moegrad train: " << cfg.model.kind << " on " << task_kind_name(cfg.data.task) << ", "
+  log << "moegrad train: " << cfg.model.kind << " on " << cfg.data.task << ", "
       << model->num_parameters() << " parameters (" << model->active_parameters() << " active per token), "
       << cfg.train.steps << " steps\n";
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";

@@ -61,7 +61,7 @@ class GatedMlp : public train::TrainModel {
 train::ModelKindSpec gated_mlp_kind() {
   return {.name = "gated_mlp",
           .doc = "in_proj, `depth` gated residual blocks x + sigmoid(g) W2 relu(W1 x), RMSNorm, head, on `clusters`",
-          .task = train::TaskKind::clusters,
+          .task = "clusters",
           .moe = false,
           .keys = {train::int_param("hidden", "`gated_mlp`: width of each block's hidden layer", {1, 4096}, 64),
                    train::real_param("gate_init", "`gated_mlp`: each block's gate before the sigmoid, at the start",
