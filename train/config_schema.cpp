@@ -336,6 +336,30 @@ ConfigKey bool_param(std::string name, std::string doc, bool default_value, Para
           nullptr};
 }
 
+void scope_keys(std::vector<ConfigKey>& keys, const std::string& kind, std::string (*chosen)(const Config&)) {
+  for (ConfigKey& k : keys) k.applies = [kind, chosen](const Config& c) { return chosen(c) == kind; };
+}
+
+namespace {
+template <typename K>
+const K& own_key(const std::vector<ConfigKey>& keys, const std::string& kind, const std::string& name) {
+  for (const ConfigKey& k : keys)
+    if (k.name == name)
+      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
+  throw Error("'" + kind + "' declares no key '" + name + "' of that type");
+}
+}  // namespace
+
+int64_t own_int(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name) {
+  return own_key<IntKey>(keys, kind, name).get(c);
+}
+double own_real(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name) {
+  return own_key<RealKey>(keys, kind, name).get(c);
+}
+bool own_bool(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name) {
+  return own_key<BoolKey>(keys, kind, name).get(c);
+}
+
 std::string IntRange::text() const {
   return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
 }

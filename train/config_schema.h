@@ -115,6 +115,15 @@ ConfigKey real_param(std::string name, std::string doc, RealRange range, double 
                      ParamsOf section = ParamsOf::model);
 ConfigKey bool_param(std::string name, std::string doc, bool default_value, ParamsOf section = ParamsOf::model);
 
+// A registered kind's own keys apply to the configs that chose it: `chosen` reads the
+// name a config chose (c.model.kind, c.data.task, ...).
+void scope_keys(std::vector<ConfigKey>& keys, const std::string& kind, std::string (*chosen)(const Config&));
+// The value on c of `name` among a kind's own keys (its default when unset); an Error
+// naming `kind` when it declares no such key of that type.
+int64_t own_int(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name);
+double own_real(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name);
+bool own_bool(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name);
+
 // The whole schema, top level first, with the keys of every model kind registered so far.
 ConfigSection config_schema();
 

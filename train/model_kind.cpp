@@ -115,24 +115,12 @@ Registry<ModelKindSpec>& registry() {
 }
 
 // The key `name` that c's kind declares, of kind K.
-template <typename K>
-const K& own_key(const Config& c, const std::string& name) {
-  for (const ConfigKey& k : find_model_kind(c.model.kind).keys)
-    if (k.name == name)
-      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
-  throw Error("model kind '" + c.model.kind + "' declares no key '" + name + "' of that type");
-}
-
 }  // namespace
 
 void register_model_kind(ModelKindSpec spec) {
   MOEGRAD_CHECK(!spec.name.empty() && spec.build && spec.parameter_count && spec.activation_count,
                 "register_model_kind: '", spec.name, "' needs a name, build, parameter_count and activation_count");
-  // Its own keys apply to it alone.
-  for (ConfigKey& k : spec.keys) {
-    const std::string name = spec.name;
-    k.applies = [name](const Config& c) { return c.model.kind == name; };
-  }
+  scope_keys(spec.keys, spec.name, [](const Config& c) { return c.model.kind; });
   registry().add(std::move(spec));
 }
 
@@ -140,8 +128,14 @@ const ModelKindSpec& find_model_kind(const std::string& name) { return registry(
 
 std::vector<std::string> model_kind_names() { return registry().names(); }
 
-int64_t model_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
-double model_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
-bool model_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+int64_t model_int(const Config& c, const std::string& name) {
+  return own_int(find_model_kind(c.model.kind).keys, c.model.kind, c, name);
+}
+double model_real(const Config& c, const std::string& name) {
+  return own_real(find_model_kind(c.model.kind).keys, c.model.kind, c, name);
+}
+bool model_bool(const Config& c, const std::string& name) {
+  return own_bool(find_model_kind(c.model.kind).keys, c.model.kind, c, name);
+}
 
 }  // namespace moegrad::train

@@ -54,22 +54,11 @@ Registry<OptimizerSpec>& registry() {
   return *r;
 }
 
-template <typename K>
-const K& own_key(const Config& c, const std::string& name) {
-  for (const ConfigKey& k : find_optimizer(c.optim.name).keys)
-    if (k.name == name)
-      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
-  throw Error("optimizer '" + c.optim.name + "' declares no key '" + name + "' of that type");
-}
-
 }  // namespace
 
 void register_optimizer(OptimizerSpec spec) {
   MOEGRAD_CHECK(!spec.name.empty() && spec.build, "register_optimizer: '", spec.name, "' needs a name and build");
-  for (ConfigKey& k : spec.keys) {
-    const std::string name = spec.name;
-    k.applies = [name](const Config& c) { return c.optim.name == name; };
-  }
+  scope_keys(spec.keys, spec.name, [](const Config& c) { return c.optim.name; });
   registry().add(std::move(spec));
 }
 
@@ -77,8 +66,14 @@ const OptimizerSpec& find_optimizer(const std::string& name) { return registry()
 
 std::vector<std::string> optimizer_names() { return registry().names(); }
 
-int64_t optim_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
-double optim_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
-bool optim_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+int64_t optim_int(const Config& c, const std::string& name) {
+  return own_int(find_optimizer(c.optim.name).keys, c.optim.name, c, name);
+}
+double optim_real(const Config& c, const std::string& name) {
+  return own_real(find_optimizer(c.optim.name).keys, c.optim.name, c, name);
+}
+bool optim_bool(const Config& c, const std::string& name) {
+  return own_bool(find_optimizer(c.optim.name).keys, c.optim.name, c, name);
+}
 
 }  // namespace moegrad::train

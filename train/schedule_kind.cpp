@@ -37,22 +37,11 @@ Registry<ScheduleSpec>& registry() {
   return *r;
 }
 
-template <typename K>
-const K& own_key(const Config& c, const std::string& name) {
-  for (const ConfigKey& k : find_schedule(c.optim.schedule.kind).keys)
-    if (k.name == name)
-      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
-  throw Error("schedule '" + c.optim.schedule.kind + "' declares no key '" + name + "' of that type");
-}
-
 }  // namespace
 
 void register_schedule(ScheduleSpec spec) {
   MOEGRAD_CHECK(!spec.name.empty() && spec.lr, "register_schedule: '", spec.name, "' needs a name and lr");
-  for (ConfigKey& k : spec.keys) {
-    const std::string name = spec.name;
-    k.applies = [name](const Config& c) { return c.optim.schedule.kind == name; };
-  }
+  scope_keys(spec.keys, spec.name, [](const Config& c) { return c.optim.schedule.kind; });
   registry().add(std::move(spec));
 }
 
@@ -62,8 +51,14 @@ std::vector<std::string> schedule_names() { return registry().names(); }
 
 double lr_at(const Config& c, int64_t step) { return find_schedule(c.optim.schedule.kind).lr(c, step); }
 
-int64_t schedule_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
-double schedule_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
-bool schedule_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+int64_t schedule_int(const Config& c, const std::string& name) {
+  return own_int(find_schedule(c.optim.schedule.kind).keys, c.optim.schedule.kind, c, name);
+}
+double schedule_real(const Config& c, const std::string& name) {
+  return own_real(find_schedule(c.optim.schedule.kind).keys, c.optim.schedule.kind, c, name);
+}
+bool schedule_bool(const Config& c, const std::string& name) {
+  return own_bool(find_schedule(c.optim.schedule.kind).keys, c.optim.schedule.kind, c, name);
+}
 
 }  // namespace moegrad::train

@@ -76,23 +76,12 @@ Registry<TaskSpec>& registry() {
   return *r;
 }
 
-template <typename K>
-const K& own_key(const Config& c, const std::string& name) {
-  for (const ConfigKey& k : find_task(c.data.task).keys)
-    if (k.name == name)
-      if (const K* typed = std::get_if<K>(&k.type)) return *typed;
-  throw Error("task '" + c.data.task + "' declares no key '" + name + "' of that type");
-}
-
 }  // namespace
 
 void register_task(TaskSpec spec) {
   MOEGRAD_CHECK(!spec.name.empty() && spec.build && spec.data_bytes && spec.data_key, "register_task: '", spec.name,
                 "' needs a name, build, data_bytes and data_key");
-  for (ConfigKey& k : spec.keys) {
-    const std::string name = spec.name;
-    k.applies = [name](const Config& c) { return c.data.task == name; };
-  }
+  scope_keys(spec.keys, spec.name, [](const Config& c) { return c.data.task; });
   registry().add(std::move(spec));
 }
 
@@ -100,8 +89,14 @@ const TaskSpec& find_task(const std::string& name) { return registry().find(name
 
 std::vector<std::string> task_names() { return registry().names(); }
 
-int64_t data_int(const Config& c, const std::string& name) { return own_key<IntKey>(c, name).get(c); }
-double data_real(const Config& c, const std::string& name) { return own_key<RealKey>(c, name).get(c); }
-bool data_bool(const Config& c, const std::string& name) { return own_key<BoolKey>(c, name).get(c); }
+int64_t data_int(const Config& c, const std::string& name) {
+  return own_int(find_task(c.data.task).keys, c.data.task, c, name);
+}
+double data_real(const Config& c, const std::string& name) {
+  return own_real(find_task(c.data.task).keys, c.data.task, c, name);
+}
+bool data_bool(const Config& c, const std::string& name) {
+  return own_bool(find_task(c.data.task).keys, c.data.task, c, name);
+}
 
 }  // namespace moegrad::train
