@@ -19,7 +19,7 @@ TopNGatingOptions MoEOptions::gating() const {
   TopNGatingOptions g;
   g.dim = dim;
   g.num_gates = num_experts;
-  g.top_n = gating_top_n;
+  g.top_n = top_n;
   g.threshold_train = threshold_train;
   g.threshold_eval = threshold_eval;
   g.capacity_factor_train = capacity_factor_train;
@@ -32,8 +32,8 @@ TopNGatingOptions MoEOptions::gating() const {
 
 void MoEOptions::validate() const {
   if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
-  if (gating_top_n < 1 || gating_top_n > num_experts)
-    throw ConfigError("gating_top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", gating_top_n));
+  if (top_n < 1 || top_n > num_experts)
+    throw ConfigError("top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", top_n));
   if (!(balance_loss_coef >= 0) || !std::isfinite(balance_loss_coef))
     throw ConfigError("balance_loss_coef", str_cat("must be finite and >= 0, got ", balance_loss_coef));
   if (!(router_z_loss_coef >= 0) || !std::isfinite(router_z_loss_coef))
@@ -43,13 +43,17 @@ void MoEOptions::validate() const {
     g.validate();
   } catch (const ConfigError& err) {
     // Report in MoE's own vocabulary.
-    std::string key = err.key() == "num_gates" ? "num_experts" : err.key() == "top_n" ? "gating_top_n" : err.key();
+    std::string key = err.key() == "num_gates" ? "num_experts" : err.key();
     throw ConfigError(key, err.message());
   }
   try {
     expert().validate();
   } catch (const ConfigError& err) {
-    throw ConfigError(err.key() == "kind" ? "expert_kind" : err.key(), err.message());
+    // Named as MoE's own options name them.
+    throw ConfigError(err.key() == "kind"          ? "expert_kind"
+                      : err.key() == "hidden_mult" ? "expert_hidden_mult"
+                                                   : err.key(),
+                      err.message());
   }
   if (router) {
     MoERouterOptions r = *router;

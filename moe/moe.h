@@ -20,7 +20,7 @@ struct MoEOptions {
   Threshold threshold_eval = 0.2;
   double capacity_factor_train = 1.25;
   double capacity_factor_eval = 2.0;
-  int64_t gating_top_n = 2;
+  int64_t top_n = 2;  // the reference's gating_top_n; one name here, as in TopNGating and YAML
   double balance_loss_coef = 1e-2;
   double router_z_loss_coef = 1e-3;
   bool straight_through_dispatch_tensor = true;

@@ -55,7 +55,7 @@ TEST_CASE("dense and indexed dispatch agree on random configurations", "[moe]") 
     const int64_t e = 2 + static_cast<int64_t>(cfg.next_u64() % 4);
     o.moe.dim = 3 + static_cast<int64_t>(cfg.next_u64() % 4);
     o.moe.num_experts = e;
-    o.moe.gating_top_n = 1 + static_cast<int64_t>(cfg.next_u64() % e);
+    o.moe.top_n = 1 + static_cast<int64_t>(cfg.next_u64() % e);
     o.moe.expert_hidden_mult = 2.0;
     o.moe.capacity_factor_train = 0.5 + cfg.next_double();
     o.moe.capacity_factor_eval = 1.0 + cfg.next_double();
@@ -66,9 +66,9 @@ TEST_CASE("dense and indexed dispatch agree on random configurations", "[moe]") 
     const bool training = trial % 4 != 3;
     const int64_t b = 1 + static_cast<int64_t>(cfg.next_u64() % 3), n = 4 + static_cast<int64_t>(cfg.next_u64() % 9);
     Tensor x = randn({b, n, o.moe.dim}, cfg, DType::f64);
-    Tensor u = rand({o.moe.gating_top_n, b, n}, cfg, DType::f64);
+    Tensor u = rand({o.moe.top_n, b, n}, cfg, DType::f64);
     Tensor cot = randn({b, n, o.moe.dim}, cfg, DType::f64);
-    INFO("trial " << trial << ": e=" << e << " k=" << o.moe.gating_top_n << " b=" << b << " n=" << n
+    INFO("trial " << trial << ": e=" << e << " k=" << o.moe.top_n << " b=" << b << " n=" << n
                   << " st=" << o.moe.straight_through_dispatch_tensor << " dtopk=" << o.moe.differentiable_topk
                   << " training=" << training);
     Run dense = run_block(o, Dispatch::dense, training, x, u, cot, 77 + trial);
@@ -84,7 +84,7 @@ TEST_CASE("dense and indexed dispatch agree on random configurations", "[moe]") 
 
 TEST_CASE("an expert that receives no token still gets (zero) gradients", "[moe]") {
   Generator gen(1);
-  MoEOptions o{.dim = 4, .num_experts = 3, .gating_top_n = 1};
+  MoEOptions o{.dim = 4, .num_experts = 3, .top_n = 1};
   MoE m(o, gen, DType::f64);
   // Route everything to expert 0.
   core::fill_(m.gate->to_gates->weight, 0.0);
@@ -103,7 +103,7 @@ TEST_CASE("an expert that receives no token still gets (zero) gradients", "[moe]
 
 TEST_CASE("MoE with an MoERouter: the router's probabilities drive the gating", "[moe]") {
   Generator gen(3);
-  MoEOptions o{.dim = 6, .num_experts = 4, .gating_top_n = 2};
+  MoEOptions o{.dim = 6, .num_experts = 4, .top_n = 2};
   o.router = MoERouterOptions{.hidden_layers = std::vector<int64_t>{8}};
   MoE m(o, gen, DType::f64);
   std::vector<std::string> names;

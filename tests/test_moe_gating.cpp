@@ -60,8 +60,8 @@ TEST_CASE("bad gating arguments fail at construction, naming the argument", "[mo
   CHECK(config_error([] { parse_router_mechanism("top1"); }) ==
         "mechanism: must be \"softmax\" or \"gumbel\", got \"top1\"");
 
-  MoEOptions m{.dim = 8, .num_experts = 4, .gating_top_n = 6};
-  CHECK(config_error([&] { MoE moe(m, gen); }) == "gating_top_n: must be in [1, num_experts=4], got 6");
+  MoEOptions m{.dim = 8, .num_experts = 4, .top_n = 6};
+  CHECK(config_error([&] { MoE moe(m, gen); }) == "top_n: must be in [1, num_experts=4], got 6");
 }
 
 TEST_CASE("capacity follows the reference's formula, train and eval apart", "[moe]") {

@@ -110,7 +110,7 @@ TEST_CASE("an MoE layer on two threads matches one thread", "[moe][threading]") 
     MoEOptions o;
     o.dim = 8;
     o.num_experts = 4;
-    o.gating_top_n = 2;
+    o.top_n = 2;
     MoE layer(o, gen, DType::f64);
     Tensor x = requires_grad_(randn({2, 16, 8}, gen, DType::f64));
     GatingCall call;

@@ -78,8 +78,8 @@ TEST_CASE("the resolved config reads back to the same config", "[train][config]"
   const std::string yaml = to_yaml(c);
   Config back = parse_config(yaml, "resolved.yaml");
   CHECK(to_yaml(back) == yaml);
-  CHECK(std::get<std::vector<double>>(back.model.threshold_train) == std::vector<double>{0.1, 0.3});
-  CHECK(back.model.router.has_value());
+  CHECK(std::get<std::vector<double>>(back.model.moe_block.moe.threshold_train) == std::vector<double>{0.1, 0.3});
+  CHECK(back.model.moe_block.moe.router.has_value());
   CHECK(back.optim.name == "sgd");
   CHECK_THAT(yaml, Catch::Contains("dispatch: indexed") && Catch::Contains("keep_last: 3"));
 }

@@ -166,5 +166,5 @@ TEST_CASE("errors point at the right place", "[train][config]") {
 
 TEST_CASE("the configs/README --set example works", "[train][config]") {
   Config c = load_config(kToy, {"model.top_n=3", "model.threshold_train=[0.2,0.3]"});
-  CHECK(std::get<std::vector<double>>(c.model.threshold_train) == std::vector<double>{0.2, 0.3});
+  CHECK(std::get<std::vector<double>>(c.model.moe_block.moe.threshold_train) == std::vector<double>{0.2, 0.3});
 }

@@ -67,7 +67,7 @@ moe::SparseMoEBlockOptions bench_block(const BenchOptions& o) {
   moe::SparseMoEBlockOptions bo;
   bo.moe.dim = o.dim;
   bo.moe.num_experts = o.experts;
-  bo.moe.gating_top_n = 2;
+  bo.moe.top_n = 2;
   bo.moe.capacity_factor_train = 1.25;
   bo.moe.dispatch = o.dispatch;
   bo.add_ff_before = false;
@@ -214,7 +214,7 @@ json run_layer_bench(const BenchOptions& o) {
   moe::MoEOptions mo;
   mo.dim = o.dim;
   mo.num_experts = o.experts;
-  mo.gating_top_n = 2;
+  mo.top_n = 2;
   mo.capacity_factor_train = 1.25;
   mo.dispatch = o.dispatch;
   moe::MoE layer(mo, gen);

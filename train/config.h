@@ -22,32 +22,22 @@ struct ModelConfig {
   int64_t depth = 2;   // residual blocks
   // mlp_dense: width of each dense feedforward, as Expert's hidden_mult.
   double hidden_mult = 4.0;
-  // The MoE layers (mlp_moe, moe_lm).
-  int64_t num_experts = 8;
-  double expert_hidden_mult = 2.0;
-  // What every expert, and each dense feedforward, is: a registered kind (moe/expert_kind.h).
-  std::string expert_kind = "geglu";
-  int64_t top_n = 2;
-  moe::Threshold threshold_train = 0.2;
-  moe::Threshold threshold_eval = 0.2;
-  double capacity_factor_train = 1.25;
-  double capacity_factor_eval = 2.0;
-  bool straight_through_dispatch_tensor = true;
-  bool differentiable_topk = false;
+  // The MoE layers (the kinds with moe): SparseMoEBlock's own options (moe/moe.h), under
+  // the same names in YAML; their dim is model.dim. The defaults are toy-sized: 8 experts
+  // of hidden_mult 2, no dense feedforward after the MoE. moe.expert_kind also makes the
+  // dense feedforwards of mlp_dense.
+  moe::SparseMoEBlockOptions moe_block = toy_block();
+  // Gumbel noise on the gate logits in training (a forward call's option, not a module's).
   bool noise_gates = false;
   double noise_mult = 1.0;
-  double balance_loss_coef = 1e-2;
-  double router_z_loss_coef = 1e-3;
-  bool add_ff_before = false;
-  bool add_ff_after = false;
-  std::optional<moe::MoERouterOptions> router;  // MoERouter-driven routing
-  moe::Dispatch dispatch = moe::Dispatch::indexed;
   // moe_lm
   int64_t heads = 4;
   int64_t context = 64;
   KindParams params;  // the kind's own keys
 
+  // moe_block with its dim.
   moe::SparseMoEBlockOptions block() const;
+  static moe::SparseMoEBlockOptions toy_block();
   // Each block of mlp_dense.
   moe::ExpertOptions dense_feedforward() const;
 };

@@ -250,7 +250,7 @@ std::string got(const T& v) {
 void read_router(Section& s, const ConfigKey& key, const RouterKey& rk, Config& c, Source& src) {
   if (!s.present(key.name)) {
     s.raw(key.name);
-    c.model.router.reset();
+    c.model.moe_block.moe.router.reset();
     return;
   }
   Section r = s.child(key.name);
@@ -280,7 +280,7 @@ void read_router(Section& s, const ConfigKey& key, const RouterKey& rk, Config& 
       r, "mechanism", moe::RouterMechanism::softmax,
       {{"softmax", moe::RouterMechanism::softmax}, {"gumbel", moe::RouterMechanism::gumbel}}, src);
   r.finish();
-  c.model.router = ro;
+  c.model.moe_block.moe.router = ro;
 }
 
 void read_betas(Section& s, const ConfigKey& key, Config& c, Source& src) {
@@ -355,24 +355,18 @@ void validate(Config& c, const Source& src) {
 
   const ModelKindSpec& kind = find_model_kind(m.kind);  // known: model.kind was read as one of them
   if (kind.moe) {
-    // The MoE options validate themselves; their keys are renamed into this schema.
+    // The MoE options validate themselves, under the names the model section uses too.
     try {
-      moe::SparseMoEBlockOptions b = m.block();
-      b.validate();
+      m.block().validate();
     } catch (const ConfigError& e) {
-      static const std::map<std::string, std::string> rename = {{"gating_top_n", "top_n"},
-                                                                {"hidden_mult", "expert_hidden_mult"},
-                                                                {"kind", "expert_kind"}};
       // The keys each block rule compares against, for blaming a --set of those.
       static const std::map<std::string, std::vector<std::string>> related = {
           {"top_n", {"model.num_experts"}},
           {"threshold_train", {"model.top_n"}},
           {"threshold_eval", {"model.top_n"}},
           {"expert_hidden_mult", {"model.dim"}}};
-      auto it = rename.find(e.key());
-      const std::string key = it == rename.end() ? e.key() : it->second;
-      auto rel = related.find(key.substr(0, key.find('[')));
-      src.fail("model." + key, e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
+      auto rel = related.find(e.key().substr(0, e.key().find('[')));
+      src.fail("model." + e.key(), e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
     }
   }
   check(d.task == kind.task, src, "data.task",
@@ -408,28 +402,20 @@ void validate(Config& c, const Source& src) {
 }  // namespace
 
 moe::ExpertOptions ModelConfig::dense_feedforward() const {
-  return {.dim = dim, .hidden_mult = hidden_mult, .prenorm = true, .kind = expert_kind};
+  return {.dim = dim, .hidden_mult = hidden_mult, .prenorm = true, .kind = moe_block.moe.expert_kind};
+}
+
+moe::SparseMoEBlockOptions ModelConfig::toy_block() {
+  moe::SparseMoEBlockOptions b;
+  b.moe.num_experts = 8;
+  b.moe.expert_hidden_mult = 2.0;
+  b.add_ff_after = false;
+  return b;
 }
 
 moe::SparseMoEBlockOptions ModelConfig::block() const {
-  moe::SparseMoEBlockOptions b;
+  moe::SparseMoEBlockOptions b = moe_block;
   b.moe.dim = dim;
-  b.moe.num_experts = num_experts;
-  b.moe.expert_hidden_mult = expert_hidden_mult;
-  b.moe.expert_kind = expert_kind;
-  b.moe.threshold_train = threshold_train;
-  b.moe.threshold_eval = threshold_eval;
-  b.moe.capacity_factor_train = capacity_factor_train;
-  b.moe.capacity_factor_eval = capacity_factor_eval;
-  b.moe.gating_top_n = top_n;
-  b.moe.balance_loss_coef = balance_loss_coef;
-  b.moe.router_z_loss_coef = router_z_loss_coef;
-  b.moe.straight_through_dispatch_tensor = straight_through_dispatch_tensor;
-  b.moe.differentiable_topk = differentiable_topk;
-  b.moe.router = router;
-  b.moe.dispatch = dispatch;
-  b.add_ff_before = add_ff_before;
-  b.add_ff_after = add_ff_after;
   return b;
 }
 

@@ -78,7 +78,7 @@ void emit_value(YAML::Emitter& out, const ConfigKey& key, const Config& c) {
         } else if constexpr (std::is_same_v<K, BetasKey>) {
           out << YAML::Flow << YAML::BeginSeq << Real{c.optim.beta1} << Real{c.optim.beta2} << YAML::EndSeq;
         } else {
-          emit_router(out, c.model.router);
+          emit_router(out, c.model.moe_block.moe.router);
         }
       },
       key.type);

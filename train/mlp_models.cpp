@@ -13,7 +13,7 @@ int64_t idle_expert_parameters(const moe::MoE& moe, int64_t top_n) {
 }
 }  // namespace
 
-MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) : top_n_(c.model.top_n) {
+MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) : top_n_(c.model.moe_block.moe.top_n) {
   register_module("in_proj", in_proj, std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
   register_module("blocks", blocks, std::make_shared<nn::ModuleList<moe::SparseMoEBlock>>());
   for (int64_t i = 0; i < c.model.depth; ++i)

@@ -18,7 +18,7 @@ moe::MoEOutput MoELMBlock::forward(const Tensor& x, const moe::GatingCall& call)
 }
 
 MoELM::MoELM(const Config& c, int64_t vocab, Generator& gen, DType dtype)
-    : context_(c.model.context), top_n_(c.model.top_n) {
+    : context_(c.model.context), top_n_(c.model.moe_block.moe.top_n) {
   MOEGRAD_CHECK(vocab >= 1, "MoELM: the vocabulary is empty");
   register_module("tok_emb", tok_emb, std::make_shared<nn::Embedding>(vocab, c.model.dim, gen, dtype));
   register_module("pos_emb", pos_emb, std::make_shared<nn::Embedding>(c.model.context, c.model.dim, gen, dtype));

@@ -113,7 +113,7 @@ moe::MoEOptions moe_options(Config& c, moe::Dispatch dispatch) {
   o.threshold_eval = threshold(c, "threshold_eval");
   o.capacity_factor_train = c.get<double>("capacity_factor_train", o.capacity_factor_train);
   o.capacity_factor_eval = c.get<double>("capacity_factor_eval", o.capacity_factor_eval);
-  o.gating_top_n = c.get<int64_t>("gating_top_n", o.gating_top_n);
+  o.top_n = c.get<int64_t>("gating_top_n", o.top_n);  // the fixtures use the reference's argument names
   o.balance_loss_coef = c.get<double>("balance_loss_coef", o.balance_loss_coef);
   o.router_z_loss_coef = c.get<double>("router_z_loss_coef", o.router_z_loss_coef);
   o.straight_through_dispatch_tensor = c.get<bool>("straight_through_dispatch_tensor", true);
@@ -122,6 +122,17 @@ moe::MoEOptions moe_options(Config& c, moe::Dispatch dispatch) {
   o.dispatch = dispatch;
   c.no_unknown_keys();
   return o;
+}
+
+// Validates MoE options read from a fixture, naming its keys as the fixture (the
+// reference) does: gating_top_n for top_n.
+template <typename Options>
+void validate_as_fixture(const Options& o) {
+  try {
+    o.validate();
+  } catch (const ConfigError& e) {
+    throw ConfigError(e.key() == "top_n" ? "gating_top_n" : e.key(), e.message());
+  }
 }
 
 moe::SparseMoEBlockOptions block_options(Config& c, moe::Dispatch dispatch) {
@@ -311,13 +322,13 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     plan.options = o;
   } else if (m == "MoE") {
     moe::MoEOptions o = moe_options(cfg, dispatch);
-    o.validate();
+    validate_as_fixture(o);
     check_width(o.dim, "config.dim");
     check_width(o.num_experts, "config.num_experts");
     plan.options = o;
   } else if (m == "SparseMoEBlock") {
     moe::SparseMoEBlockOptions o = block_options(cfg, dispatch);
-    o.validate();
+    validate_as_fixture(o);
     check_width(o.moe.dim, "config.moe.dim");
     check_width(o.moe.num_experts, "config.moe.num_experts");
     plan.options = o;
@@ -332,7 +343,7 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     cfg.get<std::string>("loss_recorded", "");  // descriptive text
     cfg.get<std::string>("model", "");          // descriptive text
     t.block = block_options(block_cfg, dispatch);
-    t.block.validate();
+    validate_as_fixture(t.block);
     check_width(t.block.moe.dim, "config.block.moe.dim");
     check_width(t.block.moe.num_experts, "config.block.moe.num_experts");
     t.head_in = head_cfg.get<int64_t>("in_features", 0);

@@ -330,7 +330,7 @@ Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int6
     json per_layer = json::array();
     double mean = 0;
     for (const auto& experts : first_choice) {
-      const double s = specialisation(labels, experts, cfg.data.num_clusters, cfg.model.num_experts);
+      const double s = specialisation(labels, experts, cfg.data.num_clusters, cfg.model.moe_block.moe.num_experts);
       per_layer.push_back(s);
       mean += s / static_cast<double>(first_choice.size());
     }
