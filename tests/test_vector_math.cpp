@@ -15,6 +15,8 @@
 
 using namespace moegrad;
 using namespace moegrad::cpu;
+using moegrad::scalar::normal_cdf_f32;
+using moegrad::scalar::normal_pdf_f32;
 
 namespace {
 

@@ -4,6 +4,7 @@
 
 #include "moegrad/core/cpu/cpu_backend.h"
 #include "moegrad/core/cpu/strided_loop.h"
+#include "moegrad/core/scalar_formulas.h"
 
 namespace moegrad::cpu {
 
@@ -52,26 +53,10 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
                   });
 }
 
-template <typename T>
-T sigmoid(T x) {
-  // Two branches so that exp never overflows.
-  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
-  T e = std::exp(x);
-  return e / (T(1) + e);
-}
-
-template <typename T>
-T gelu(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-}
-
-// d/dx [x Phi(x)] = Phi(x) + x phi(x).
-template <typename T>
-T gelu_grad(T x) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(std::numbers::sqrt2 / 2)));
-  const T pdf = std::exp(T(-0.5) * x * x) * T(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
-  return cdf + x * pdf;
-}
+// Shared with the CUDA kernels (core/scalar_formulas.h).
+using scalar::gelu;
+using scalar::gelu_grad;
+using scalar::sigmoid;
 
 template <typename T>
 void unary_float(UnaryOp op, const Tensor& x, const Tensor& out, const UnaryParams& p) {

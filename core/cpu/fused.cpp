@@ -1,6 +1,6 @@
 // Fused kernels for the hot composites of MoE training: GEGLU, RMSNorm and the Adam step.
 // Each reads its inputs once; accumulations over a row are in double.
-// GEGLU in float32 uses the vectorisable exp/cdf of vector_math.h; float64 keeps libm.
+// GEGLU in float32 uses the vectorisable cdf/pdf of core/scalar_formulas.h; float64 keeps libm.
 #include <cmath>
 #include <numbers>
 #include <type_traits>
@@ -9,26 +9,15 @@
 
 #include "moegrad/core/cpu/cpu_backend.h"
 #include "moegrad/core/cpu/parallel.h"
-#include "moegrad/core/cpu/vector_math.h"
+#include "moegrad/core/scalar_formulas.h"
 
 namespace moegrad::cpu {
 
 namespace {
-constexpr double kInvSqrt2 = std::numbers::sqrt2 / 2;
-constexpr double kInvSqrt2Pi = std::numbers::inv_sqrtpi / std::numbers::sqrt2;
-
-// Phi(z) and phi(z): float32 through vector_math.h, so the row loops below call no libm
-// function and vectorise; float64 keeps libm.
-template <typename T>
-[[gnu::always_inline]] inline T normal_cdf(T z) {
-  if constexpr (std::is_same_v<T, float>) return normal_cdf_f32(z);
-  else return T(0.5) * (T(1) + std::erf(z * T(kInvSqrt2)));
-}
-template <typename T>
-[[gnu::always_inline]] inline T normal_pdf(T z) {
-  if constexpr (std::is_same_v<T, float>) return normal_pdf_f32(z);
-  else return std::exp(T(-0.5) * z * z) * T(kInvSqrt2Pi);
-}
+// Phi(z) and phi(z) (core/scalar_formulas.h): float32 without libm, so the row loops below
+// vectorise; float64 through libm.
+using scalar::normal_cdf;
+using scalar::normal_pdf;
 
 // One row of GEGLU. The pointers are __restrict__ parameters because GCC 12 ignores the
 // qualifier on block-scope pointers here (it still versioned the loop with an aliasing

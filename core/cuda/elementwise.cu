@@ -6,9 +6,15 @@
 #include "moegrad/core/cuda/backend_impl.h"
 #include "moegrad/core/cuda/launch.h"
 #include "moegrad/core/cuda/layout.h"
-#include "moegrad/core/cuda/scalar_math.h"
+#include "moegrad/core/scalar_formulas.h"
 
 namespace moegrad::cuda {
+
+using scalar::gelu;
+using scalar::gelu_grad;
+using scalar::normal_cdf;
+using scalar::normal_pdf;
+using scalar::sigmoid;
 
 namespace {
 
