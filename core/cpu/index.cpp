@@ -4,22 +4,12 @@
 
 namespace moegrad::cpu {
 
-namespace {
-// x's strides with the indexed axis zeroed: the loop walks index's shape, and the
-// indexed coordinate is added from the index value.
-Shape strides_without_axis(const Tensor& t, int64_t axis) {
-  Shape s = t.strides();
-  s[axis] = 0;
-  return s;
-}
-}  // namespace
-
 void CpuBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) {
   dispatch_all(x.dtype(), [&]<typename T>() {
     const T* xp = base_ptr<T>(x);
     const int64_t* ip = base_ptr<int64_t>(index);
     T* op = base_ptr<T>(out);
-    const Shape xs = strides_without_axis(x, axis);
+    const Shape xs = strides_without_axis(x.strides(), axis);
     const int64_t step = x.strides()[axis];
     // Rows along which the index is constant (index_select of whole rows) are plain copies.
     parallel_for_each_row<3>(index.shape(), {&index.strides(), &xs, &out.strides()},
@@ -43,7 +33,7 @@ void CpuBackend::scatter_add(const Tensor& out, int64_t axis, const Tensor& inde
     T* op = base_ptr<T>(out);
     const int64_t* ip = base_ptr<int64_t>(index);
     const T* sp = base_ptr<T>(src);
-    const Shape os = strides_without_axis(out, axis);
+    const Shape os = strides_without_axis(out.strides(), axis);
     const int64_t step = out.strides()[axis];
     // Serial: two source rows may land on one output row. A row along which the index is
     // constant is one vectorisable add.

@@ -15,6 +15,13 @@
 
 namespace moegrad::cpu {
 
+// `strides` with axis `axis` made 0: x's strides for a walk over an index's shape, the
+// indexed axis added by hand (gather, scatter_add: both backends).
+inline Shape strides_without_axis(Shape strides, int64_t axis) {
+  strides[axis] = 0;
+  return strides;
+}
+
 template <size_t N>
 using Offsets = std::array<int64_t, N>;
 

@@ -13,11 +13,7 @@ namespace {
 
 // t's strides with the indexed axis zeroed: the walk is over index's shape, and the
 // indexed coordinate comes from the index value.
-Shape strides_without_axis(const Tensor& t, int64_t axis) {
-  Shape s = t.strides();
-  s[axis] = 0;
-  return s;
-}
+using cpu::strides_without_axis;
 
 template <typename T>
 __global__ void gather_kernel(Layout<3> l, int64_t step, const int64_t* index, const T* x, T* out) {
@@ -42,7 +38,7 @@ __global__ void scatter_add_kernel(Layout<3> lines, int64_t n, int64_t index_ste
 
 void CudaBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& out) {
   ctx_.activate("gather");
-  const Shape xs = strides_without_axis(x, axis);
+  const Shape xs = strides_without_axis(x.strides(), axis);
   const Layout<3> l = make_layout<3>("gather", index.shape(), {&index.strides(), &xs, &out.strides()},
                                      {index.offset(), x.offset(), out.offset()});
   dispatch_all(x.dtype(), [&]<typename T>() {
@@ -53,7 +49,7 @@ void CudaBackend::gather(const Tensor& x, int64_t axis, const Tensor& index, con
 
 void CudaBackend::scatter_add(const Tensor& out, int64_t axis, const Tensor& index, const Tensor& src) {
   ctx_.activate("scatter_add");
-  const Shape os = strides_without_axis(out, axis);
+  const Shape os = strides_without_axis(out.strides(), axis);
   Shape lines_shape = index.shape();
   lines_shape[axis] = 1;
   const Layout<3> lines = make_layout<3>("scatter_add", lines_shape, {&index.strides(), &src.strides(), &os},
