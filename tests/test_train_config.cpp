@@ -148,3 +148,12 @@ TEST_CASE("the resolved config leaves out the keys that do not apply to its kind
   CHECK_THROWS_WITH(parse_config("model:\n  heads: 0\n", "t.yaml"), Catch::Contains("model.heads"));
   CHECK(to_yaml(parse_config("model:\n  heads: 8\n", "t.yaml")) == to_yaml(parse_config("", "t.yaml")));
 }
+
+TEST_CASE("a key under the reference's name is an error naming ours", "[train][config]") {
+  try {
+    parse_config("model:\n  gating_top_n: 1\n", "t.yaml");
+    FAIL("gating_top_n was accepted");
+  } catch (const ConfigFileError& e) {
+    CHECK(std::string(e.what()) == "t.yaml:2: model.gating_top_n: is called model.top_n here");
+  }
+}

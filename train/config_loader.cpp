@@ -138,7 +138,8 @@ class Section {
 
   Section child(const std::string& key) { return Section(raw(key), key_path(key), src_); }
 
-  void finish() const {
+  // Every key of the section was read; `renamed` maps names written elsewhere to ours.
+  void finish(const std::vector<std::pair<std::string, std::string>>& renamed = {}) const {
     if (!node_.IsMap()) return;
     for (auto it = node_.begin(); it != node_.end(); ++it) {
       if (!it->first.IsScalar())
@@ -146,8 +147,12 @@ class Section {
                               "keys must be plain names, got a " +
                                   std::string(it->first.IsMap() ? "mapping" : "list") + " as a key");
       const std::string k = it->first.as<std::string>();
-      if (!seen_.count(k))
-        throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(echo(k)), "unknown key");
+      if (seen_.count(k)) continue;
+      for (const auto& [old_name, name] : renamed)
+        if (k == old_name)
+          throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(k),
+                                "is called " + key_path(name) + " here");
+      throw ConfigFileError(src_.location(key_path(k), it->first.Mark()), key_path(echo(k)), "unknown key");
     }
   }
 
@@ -336,7 +341,7 @@ void read_key(Section& s, const ConfigKey& key, Config& c, Source& src) {
 void read_section(Section s, const ConfigSection& schema, Config& c, Source& src) {
   for (const ConfigKey& key : schema.keys) read_key(s, key, c, src);
   for (const ConfigSection& sub : schema.sections) read_section(s.child(sub.name), sub, c, src);
-  s.finish();
+  s.finish(schema.renamed);
 }
 
 void validate(Config& c, const Source& src) {

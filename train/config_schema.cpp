@@ -275,6 +275,9 @@ ConfigSection make_schema() {
   for (const std::string& name : model_kind_names())
     for (const ConfigKey& k : find_model_kind(name).keys) model.keys.push_back(k);
 
+  // st-moe-pytorch's MoE(gating_top_n=...) is top_n here, as in its TopNGating.
+  model.renamed = {{"gating_top_n", "top_n"}};
+
   top.sections = {model, data, optim, loop};
   return top;
 }

@@ -93,6 +93,9 @@ struct ConfigSection {
   std::string title;  // the docs' heading
   std::vector<ConfigKey> keys;
   std::vector<ConfigSection> sections;  // nested after the keys (optim.schedule)
+  // Names a user may write for a key under another name (an earlier moegrad's, or the
+  // reference's): old name -> the key's name. Giving one is an error naming the key.
+  std::vector<std::pair<std::string, std::string>> renamed;
 };
 
 // A rule between keys broken: the key to blame (its full path, "model.heads"), what is
