@@ -237,11 +237,19 @@ TEST_CASE("char_lm trains a few steps and samples text", "[train][slow]") {
                                   "data.corpus_chars=5000", "train.checkpoint_interval=6"},
                                  out);
   CHECK(s.final_eval["bits_per_char"].get<double>() > 0);
-  std::string text = sample_text({s.last_checkpoint, "The ", 30, 1.0, 3});
+  auto sample = [&](const std::string& prompt, int64_t length) {
+    SampleOptions o;
+    o.checkpoint = s.last_checkpoint;
+    o.prompt = prompt;
+    o.length = length;
+    o.seed = 3;
+    return sample_text(o);
+  };
+  std::string text = sample("The ", 30);
   CHECK(text.size() == 34);
   CHECK(text.rfind("The ", 0) == 0);
-  CHECK(sample_text({s.last_checkpoint, "The ", 30, 1.0, 3}) == text);  // seeded
-  CHECK_THROWS_WITH(sample_text({s.last_checkpoint, "\x01", 5, 1.0, 3}), Catch::Contains("unknown character"));
+  CHECK(sample("The ", 30) == text);  // seeded
+  CHECK_THROWS_WITH(sample("\x01", 5), Catch::Contains("unknown character"));
   fs::remove_all(out);
 }
 

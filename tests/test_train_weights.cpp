@@ -93,7 +93,11 @@ TEST_CASE("sample takes an exported state dict as it takes the checkpoint", "[tr
   train::TrainSummary run = train_here(overrides, (out / "run").string(), "", nullptr, kLmConfig);
   const std::string weights = (out / "lm.safetensors").string();
   train::export_weights(run.last_checkpoint, weights);
-  train::SampleOptions a{run.last_checkpoint, "The ", 20, 1.0, 7};
+  train::SampleOptions a;
+  a.checkpoint = run.last_checkpoint;
+  a.prompt = "The ";
+  a.length = 20;
+  a.seed = 7;
   train::SampleOptions b = a;
   b.checkpoint.clear();
   b.weights = weights;

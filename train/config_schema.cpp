@@ -119,7 +119,7 @@ std::string tasks_doc() {
 }
 
 ConfigSection make_schema() {
-  ConfigSection top{"", "Top level", {}, {}};
+  ConfigSection top{"", "Top level", {}, {}, {}};
   top.keys = {
       {"seed", "every random draw (init, data, batches, routing) derives from it; same seed, same numbers",
        IntKey{{0, std::numeric_limits<int64_t>::max()},
@@ -133,7 +133,7 @@ ConfigSection make_schema() {
        text_key(MOEGRAD_AT(device), false, [] { return std::string("`cpu`, `cuda` or `cuda:N`"); }), nullptr},
   };
 
-  ConfigSection model{"model", "`model`", {}, {}};
+  ConfigSection model{"model", "`model`", {}, {}, {}};
   model.keys = {
       {"kind", model_kinds_doc(),
        ChoiceKey{model_kind_names(), [](const Config& c) { return c.model.kind; },
@@ -189,7 +189,7 @@ ConfigSection make_schema() {
        int_key({1, kMaxContext}, MOEGRAD_AT(model.context)), is_lm},
   };
 
-  ConfigSection data{"data", "`data`", {}, {}};
+  ConfigSection data{"data", "`data`", {}, {}, {}};
   data.keys = {
       {"task", tasks_doc(),
        ChoiceKey{task_names(), [](const Config& c) { return c.data.task; },
@@ -215,7 +215,7 @@ ConfigSection make_schema() {
   for (const std::string& name : task_names())
     for (const ConfigKey& k : find_task(name).keys) data.keys.push_back(k);
 
-  ConfigSection schedule{"schedule", "`optim.schedule`", {}, {}};
+  ConfigSection schedule{"schedule", "`optim.schedule`", {}, {}, {}};
   schedule.keys = {
       {"kind", schedules_doc(),
        ChoiceKey{schedule_names(), [](const Config& c) { return c.optim.schedule.kind; },
@@ -235,7 +235,7 @@ ConfigSection make_schema() {
   for (const std::string& name : schedule_names())
     for (const ConfigKey& k : find_schedule(name).keys) schedule.keys.push_back(k);
 
-  ConfigSection optim{"optim", "`optim`", {}, {}};
+  ConfigSection optim{"optim", "`optim`", {}, {}, {}};
   optim.keys = {
       {"name", optimizers_doc(),
        ChoiceKey{optimizer_names(), [](const Config& c) { return c.optim.name; },
@@ -255,7 +255,7 @@ ConfigSection make_schema() {
     for (const ConfigKey& k : find_optimizer(name).keys) optim.keys.push_back(k);
   optim.sections = {schedule};
 
-  ConfigSection loop{"train", "`train`", {}, {}};
+  ConfigSection loop{"train", "`train`", {}, {}, {}};
   loop.keys = {
       {"steps", "optimizer steps", int_key({1, kMaxSteps}, MOEGRAD_AT(train.steps)), nullptr},
       {"batch_size", "samples per step (`clusters`: one routing group of that many tokens; `char_lm`: windows)",
