@@ -344,6 +344,13 @@ void read_section(Section s, const ConfigSection& schema, Config& c, Source& src
   s.finish(schema.renamed);
 }
 
+// A registered spec's rules between keys (null: none), the first broken one failing.
+void check_rules(const std::function<std::optional<KeyProblem>(const Config&)>& rules, const Config& c,
+                 const Source& src) {
+  if (!rules) return;
+  if (const std::optional<KeyProblem> p = rules(c)) src.fail(p->key, p->message, p->related);
+}
+
 void validate(Config& c, const Source& src) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
@@ -376,13 +383,11 @@ void validate(Config& c, const Source& src) {
   }
   check(d.task == kind.task, src, "data.task",
         "model.kind " + m.kind + " needs task " + kind.task, {"model.kind"});
-  if (kind.validate)
-    if (const std::optional<KeyProblem> p = kind.validate(c)) src.fail(p->key, p->message, p->related);
+  check_rules(kind.validate, c, src);
 
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
-  if (const OptimizerSpec& optimizer = find_optimizer(o.name); optimizer.validate)
-    if (const std::optional<KeyProblem> p = optimizer.validate(c)) src.fail(p->key, p->message, p->related);
+  check_rules(find_optimizer(o.name).validate, c, src);
   // train.steps is in range here (checked as it was read), so this blames warmup_steps only
   // when warmup_steps is the one out of line.
   check(o.schedule.warmup_steps < t.steps, src,
@@ -390,11 +395,9 @@ void validate(Config& c, const Source& src) {
         "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps), {"train.steps"});
   check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
         "must be in [0, optim.lr]" + got(o.schedule.min_lr), {"optim.lr"});
-  if (const ScheduleSpec& schedule = find_schedule(o.schedule.kind); schedule.validate)
-    if (const std::optional<KeyProblem> p = schedule.validate(c)) src.fail(p->key, p->message, p->related);
+  check_rules(find_schedule(o.schedule.kind).validate, c, src);
 
-  if (const TaskSpec& task = find_task(d.task); task.validate)
-    if (const std::optional<KeyProblem> p = task.validate(c)) src.fail(p->key, p->message, p->related);
+  check_rules(find_task(d.task).validate, c, src);
 
   const MemoryEstimate need = estimate_memory(c);
   try {

@@ -58,8 +58,9 @@ MemoryEstimate estimate_memory(const Config& c) {
   const Config defaults;
   std::string model_key = "model.dim";
   double worst = dim / static_cast<double>(defaults.model.dim);
+  const std::vector<ConfigKey> keys = model_keys();  // the schema is built anew on each call
   auto consider = [&](const std::string& key) {
-    for (const ConfigKey& k : model_keys()) {
+    for (const ConfigKey& k : keys) {
       if (k.name != key) continue;
       double v = 0, def = 1;
       if (const auto* i = std::get_if<IntKey>(&k.type)) v = static_cast<double>(i->get(c)), def = static_cast<double>(i->get(defaults));

@@ -15,9 +15,7 @@
 
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
-#include "moegrad/nn/optim/adam.h"
 #include "moegrad/nn/optim/clip_grad.h"
-#include "moegrad/nn/optim/sgd.h"
 #include "moegrad/nn/safetensors.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/cluster_task.h"
