@@ -9,9 +9,7 @@
 namespace moegrad::moe {
 
 void ExpertOptions::validate() const {
-  if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
-  if (!(hidden_mult > 0) || !std::isfinite(hidden_mult))
-    throw ConfigError("hidden_mult", str_cat("must be finite and positive, got ", hidden_mult));
+  check_field_ranges(fields(), *this);
   const ExpertKind& k = find_expert_kind(kind);
   if (hidden() < 1)
     throw ConfigError("hidden_mult", str_cat("gives the ", k.name, " expert a hidden width of ", hidden(), " < 1 (",

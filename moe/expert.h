@@ -4,6 +4,7 @@
 #include <string>
 
 #include "moegrad/core/generator.h"
+#include "moegrad/core/option_fields.h"
 #include "moegrad/nn/container.h"
 
 namespace moegrad::moe {
@@ -14,6 +15,7 @@ struct ExpertOptions {
   bool mult_bias = true;  // geglu only
   bool prenorm = false;
   std::string kind = "geglu";  // a registered expert kind (moe/expert_kind.h)
+  static const OptionFields<ExpertOptions>& fields();
   void validate() const;
   // The kind's hidden width: int(dim * hidden_mult * 2 / 3) for geglu, as Python computes it.
   int64_t hidden() const;

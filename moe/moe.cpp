@@ -31,13 +31,9 @@ TopNGatingOptions MoEOptions::gating() const {
 }
 
 void MoEOptions::validate() const {
-  if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
-  if (top_n < 1 || top_n > num_experts)
+  check_field_ranges(fields(), *this);
+  if (top_n > num_experts)
     throw ConfigError("top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", top_n));
-  if (!(balance_loss_coef >= 0) || !std::isfinite(balance_loss_coef))
-    throw ConfigError("balance_loss_coef", str_cat("must be finite and >= 0, got ", balance_loss_coef));
-  if (!(router_z_loss_coef >= 0) || !std::isfinite(router_z_loss_coef))
-    throw ConfigError("router_z_loss_coef", str_cat("must be finite and >= 0, got ", router_z_loss_coef));
   TopNGatingOptions g = gating();
   try {
     g.validate();

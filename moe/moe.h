@@ -31,6 +31,9 @@ struct MoEOptions {
   std::optional<MoERouterOptions> router = std::nullopt;
   Dispatch dispatch = Dispatch::indexed;
 
+  // Its fields, declared once (moe/option_fields.cpp); `router` is not among them: an
+  // optional struct, read by each format on its own.
+  static const OptionFields<MoEOptions>& fields();
   void validate() const;  // throws ConfigError naming the argument
   TopNGatingOptions gating() const;
   ExpertOptions expert() const;  // each routed expert
@@ -64,6 +67,7 @@ struct SparseMoEBlockOptions {
   MoEOptions moe;
   bool add_ff_before = false;
   bool add_ff_after = true;
+  static const OptionFields<SparseMoEBlockOptions>& fields();  // moe's, then its own
   void validate() const { moe.validate(); }
   ExpertOptions feedforward() const;  // ff_before and ff_after
 };

@@ -9,15 +9,8 @@
 
 namespace moegrad::moe {
 
-RouterMechanism parse_router_mechanism(const std::string& name) {
-  if (name == "softmax") return RouterMechanism::softmax;
-  if (name == "gumbel") return RouterMechanism::gumbel;
-  throw ConfigError("mechanism", "must be \"softmax\" or \"gumbel\", got \"" + name + "\"");
-}
-
 void MoERouterOptions::validate() const {
-  if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
-  if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
+  check_field_ranges(fields(), *this);
   if (auto* widths = std::get_if<std::vector<int64_t>>(&hidden_layers)) {
     for (size_t i = 0; i < widths->size(); ++i)
       if ((*widths)[i] < 1)

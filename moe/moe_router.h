@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "moegrad/core/generator.h"
+#include "moegrad/core/option_fields.h"
 #include "moegrad/nn/container.h"
 
 namespace moegrad::moe {
@@ -20,10 +21,10 @@ struct MoERouterOptions {
   // N hidden layers of width dim.
   std::variant<std::monostate, std::vector<int64_t>, int64_t> hidden_layers = std::monostate{};
   RouterMechanism mechanism = RouterMechanism::softmax;
+  // Its fields but hidden_layers, whose three forms each format reads on its own.
+  static const OptionFields<MoERouterOptions>& fields();
   void validate() const;  // throws ConfigError naming the argument
 };
-
-RouterMechanism parse_router_mechanism(const std::string& name);  // ConfigError("mechanism")
 
 class MoERouter : public nn::Layer {
  public:

@@ -14,17 +14,9 @@ namespace moegrad::moe {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-void validate_threshold(const Threshold& t, const char* key, int64_t top_n) {
-  if (auto* list = std::get_if<std::vector<double>>(&t)) {
-    if (static_cast<int64_t>(list->size()) != top_n - 1)
-      throw ConfigError(key, str_cat("a list must have top_n - 1 = ", top_n - 1, " entries, got ",
-                                     list->size()));
-    for (size_t i = 0; i < list->size(); ++i)
-      if (!((*list)[i] >= 0.0) || !std::isfinite((*list)[i]))
-        throw ConfigError(str_cat(key, "[", i, "]"), str_cat("must be finite and >= 0, got ", (*list)[i]));
-  } else if (!(std::get<double>(t) >= 0.0) || !std::isfinite(std::get<double>(t))) {
-    throw ConfigError(key, str_cat("must be finite and >= 0, got ", std::get<double>(t)));
-  }
+void validate_threshold_length(const Threshold& t, const char* key, int64_t top_n) {
+  if (auto* list = std::get_if<std::vector<double>>(&t); list && static_cast<int64_t>(list->size()) != top_n - 1)
+    throw ConfigError(key, str_cat("a list must have top_n - 1 = ", top_n - 1, " entries, got ", list->size()));
 }
 
 // Choice j of a (k, ...) tensor.
@@ -32,19 +24,10 @@ Tensor choice(const Tensor& t, int64_t j) { return core::squeeze(core::narrow(t,
 }  // namespace
 
 void TopNGatingOptions::validate() const {
-  if (dim < 1) throw ConfigError("dim", str_cat("must be >= 1, got ", dim));
-  if (num_gates < 1) throw ConfigError("num_gates", str_cat("must be >= 1, got ", num_gates));
-  if (top_n < 1 || top_n > num_gates)
-    throw ConfigError("top_n", str_cat("must be in [1, num_gates=", num_gates, "], got ", top_n));
-  if (!(eps > 0)) throw ConfigError("eps", str_cat("must be positive, got ", eps));
-  validate_threshold(threshold_train, "threshold_train", top_n);
-  validate_threshold(threshold_eval, "threshold_eval", top_n);
-  if (!(capacity_factor_train > 0) || !std::isfinite(capacity_factor_train))
-    throw ConfigError("capacity_factor_train", str_cat("must be finite and positive, got ", capacity_factor_train));
-  if (!(capacity_factor_eval > 0) || !std::isfinite(capacity_factor_eval))
-    throw ConfigError("capacity_factor_eval", str_cat("must be finite and positive, got ", capacity_factor_eval));
-  if (min_expert_capacity < 1)
-    throw ConfigError("min_expert_capacity", str_cat("must be >= 1, got ", min_expert_capacity));
+  check_field_ranges(fields(), *this);
+  if (top_n > num_gates) throw ConfigError("top_n", str_cat("must be in [1, num_gates=", num_gates, "], got ", top_n));
+  validate_threshold_length(threshold_train, "threshold_train", top_n);
+  validate_threshold_length(threshold_eval, "threshold_eval", top_n);
 }
 
 std::vector<double> TopNGatingOptions::threshold_vector(bool training) const {

@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "moegrad/core/generator.h"
+#include "moegrad/core/option_fields.h"
 #include "moegrad/nn/linear.h"
 
 namespace moegrad::moe {
 
 // One number for every choice after the first, or one per choice (top_n - 1 of them).
-using Threshold = std::variant<double, std::vector<double>>;
+using Threshold = NumberOrList;
 
 struct TopNGatingOptions {
   int64_t dim = 0;
@@ -32,6 +33,8 @@ struct TopNGatingOptions {
   bool differentiable_topk_fused = true;  // no fused CPU kernel: same results either way
   int64_t min_expert_capacity = 4;
 
+  // Its fields, declared once (moe/option_fields.cpp).
+  static const OptionFields<TopNGatingOptions>& fields();
   void validate() const;  // throws ConfigError naming the argument and the expected value
   // [eps, t_1, ..., t_{k-1}]: the threshold buffer.
   std::vector<double> threshold_vector(bool training) const;

@@ -83,6 +83,21 @@ TEST_CASE("parity explains unreadable or unknown files", "[moe][parity]") {
                    "{\"dim\": 8, \"num_gates\": 4, \"top_n\": 3, \"threshold_train\": [0.2]}";
              })),
              Catch::Contains("threshold_train: a list must have top_n - 1 = 2 entries"));
+  // MoE's fields go by the reference's names in a fixture (moe/option_fields.cpp declares both).
+  CHECK_THAT(error_of(altered("moe_train.safetensors", [](auto& f) { f.metadata["config"] = "{\"dim\": 8, \"top_n\": 2}"; })),
+             Catch::Contains("config.top_n: unknown argument"));
+  CHECK_THAT(error_of(altered("moe_train.safetensors", [](auto& f) {
+               f.metadata["config"] = "{\"dim\": 8, \"num_experts\": 4, \"gating_top_n\": 5}";
+             })),
+             Catch::Contains("gating_top_n: must be in [1, num_experts=4], got 5"));
+  CHECK_THAT(error_of(altered("moerouter_softmax.safetensors", [](auto& f) {
+               f.metadata["config"] = "{\"dim\": 8, \"num_experts\": 4, \"hidden_layers\": null, \"mechanism\": \"top1\"}";
+             })),
+             Catch::Contains("config.mechanism: must be one of \"softmax\", \"gumbel\", got \"top1\""));
+  CHECK_THAT(error_of(altered("tng_default_train.safetensors", [](auto& f) {
+               f.metadata["config"] = "{\"dim\": 8, \"num_gates\": 4, \"capacity_factor_train\": -1}";
+             })),
+             Catch::Contains("capacity_factor_train: must be a finite number > 0, got -1"));
   CHECK_THAT(error_of(altered("rmsnorm.safetensors", [](auto& f) {
                nn::StateDict kept;
                for (auto& [name, t] : f.tensors)

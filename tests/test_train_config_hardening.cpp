@@ -151,9 +151,9 @@ TEST_CASE("duplicate keys and second documents are errors with a line", "[train]
 
 TEST_CASE("errors point at the right place", "[train][config]") {
   CHECK(error_of("model:\n  top_n: 3\n  threshold_train:\n    - 0.2\n    - -1\n") ==
-        "t.yaml:5: model.threshold_train[1]: must be finite and >= 0, got -1");
+        "t.yaml:5: model.threshold_train[1]: must be a finite number >= 0, got -1");
   CHECK(error_of("model:\n  top_n: 3\n", {"model.threshold_train=[0.2,-1]"}) ==
-        "--set model.threshold_train: model.threshold_train[1]: must be finite and >= 0, got -1");
+        "--set model.threshold_train: model.threshold_train[1]: must be a finite number >= 0, got -1");
   // train.steps is checked before what derives from it (warmup_steps).
   CHECK(load_error(kToy, {"train.steps=0"}) ==
         "--set train.steps: train.steps: expected an integer in [1, 1099511627776], got '0'");

@@ -281,9 +281,11 @@ void read_router(Section& s, const ConfigKey& key, const RouterKey& rk, Config& 
   } else if (h.IsDefined() && !h.IsNull()) {
     src.fail(path, "expected null, an integer or a list of integers");
   }
-  ro.mechanism = read_enum<moe::RouterMechanism>(
-      r, "mechanism", moe::RouterMechanism::softmax,
-      {{"softmax", moe::RouterMechanism::softmax}, {"gumbel", moe::RouterMechanism::gumbel}}, src);
+  const auto& mechanism = std::get<ChoiceField<moe::MoERouterOptions>>(
+      find_field(moe::MoERouterOptions::fields(), "mechanism").type);
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const auto& n : mechanism.names) names.emplace_back(n, n);
+  mechanism.set(ro, read_enum<std::string>(r, "mechanism", mechanism.get(ro), names, src));
   r.finish();
   c.model.moe_block.moe.router = ro;
 }

@@ -1,5 +1,7 @@
 #include "moegrad/train/config_schema.h"
 
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "moegrad/core/file_read.h"
@@ -52,28 +54,6 @@ TextKey text_key(At at, bool null_is_empty = false, std::function<std::string()>
   return {null_is_empty, [at](const Config& c) { return at(const_cast<Config&>(c)); },
           [at](Config& c, const std::string& v) { at(c) = v; }, std::move(values)};
 }
-// An enum member, through its names.
-template <typename E, typename At>
-ChoiceKey choice_key(std::vector<std::pair<std::string, E>> names, At at) {
-  std::vector<std::string> list;
-  for (const auto& [n, v] : names) list.push_back(n);
-  return {list,
-          [names, at](const Config& c) {
-            for (const auto& [n, v] : names)
-              if (v == at(const_cast<Config&>(c))) return n;
-            return std::string("?");
-          },
-          [names, at](Config& c, const std::string& name) {
-            for (const auto& [n, v] : names)
-              if (n == name) at(c) = v;
-          }};
-}
-template <typename At>
-ThresholdKey threshold_key(At at) {
-  return {[at](const Config& c) { return at(const_cast<Config&>(c)); },
-          [at](Config& c, const moe::Threshold& v) { at(c) = v; }};
-}
-
 bool is_moe(const Config& c) { return find_model_kind(c.model.kind).moe; }
 bool is_dense(const Config& c) { return c.model.kind == "mlp_dense"; }
 bool is_lm(const Config& c) { return c.model.kind == "moe_lm"; }
@@ -83,12 +63,6 @@ bool adam(const Config& c) { return c.optim.name == "adam" || c.optim.name == "a
 bool sgd(const Config& c) { return c.optim.name == "sgd"; }
 bool cosine(const Config& c) { return c.optim.schedule.kind == "warmup_cosine"; }
 bool stepped(const Config& c) { return c.optim.schedule.kind == "step"; }
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string s;
-  for (const auto& n : names) s += (s.empty() ? "`" : ", `") + n + "`";
-  return s;
-}
 
 // "`mlp_moe`: ...; `mlp_dense`: ...": each registered kind with its line of doc.
 std::string model_kinds_doc() {
@@ -118,6 +92,61 @@ std::string tasks_doc() {
   return s;
 }
 
+// The trainer's caps on the module fields' ranges: machine-sized, as above.
+const std::map<std::string, std::variant<IntRange, RealRange>>& block_caps() {
+  static const std::map<std::string, std::variant<IntRange, RealRange>> caps{
+      {"num_experts", IntRange{1, kMaxExperts}},       {"top_n", IntRange{1, kMaxExperts}},
+      {"expert_hidden_mult", kMult},                   {"capacity_factor_train", kCapacityFactor},
+      {"capacity_factor_eval", kCapacityFactor},       {"balance_loss_coef", kCoef},
+      {"router_z_loss_coef", kCoef},
+  };
+  return caps;
+}
+
+// A field of the model's SparseMoEBlockOptions as a model key.
+ConfigKey block_key(const OptionField<moe::SparseMoEBlockOptions>& f) {
+  using S = moe::SparseMoEBlockOptions;
+  auto at = [](const Config& c) -> const S& { return c.model.moe_block; };
+  auto at_mut = [](Config& c) -> S& { return c.model.moe_block; };
+  const auto cap = block_caps().find(f.name);
+  ConfigKey k{f.name, f.doc, BoolKey{}, is_moe};
+  std::visit(
+      [&](const auto& t) {
+        using T = std::decay_t<decltype(t)>;
+        auto get = [get = t.get, at](const Config& c) { return get(at(c)); };
+        auto set = [set = t.set, at_mut](Config& c, const auto& v) { set(at_mut(c), v); };
+        if constexpr (std::is_same_v<T, IntField<S>>) {
+          k.type = IntKey{cap == block_caps().end() ? t.range : std::get<IntRange>(cap->second), get, set};
+        } else if constexpr (std::is_same_v<T, RealField<S>>) {
+          k.type = RealKey{cap == block_caps().end() ? t.range : std::get<RealRange>(cap->second), get, set};
+        } else if constexpr (std::is_same_v<T, BoolField<S>>) {
+          k.type = BoolKey{get, set};
+        } else if constexpr (std::is_same_v<T, TextField<S>>) {
+          k.type = TextKey{false, get, set, t.values};
+        } else if constexpr (std::is_same_v<T, ChoiceField<S>>) {
+          k.type = ChoiceKey{t.names, get, set};
+        } else {
+          k.type = ThresholdKey{get, set};
+        }
+      },
+      f.type);
+  return k;
+}
+
+// The MoE block's fields (moe/option_fields.cpp) as model keys, under the same names; the
+// reference's names for them are errors naming ours.
+void add_block_keys(ConfigSection& model) {
+  // dim is model.dim; the fused kernel choice changes nothing here.
+  const std::set<std::string> not_keys{"dim", "differentiable_topk_fused"};
+  for (const auto& f : moe::SparseMoEBlockOptions::fields()) {
+    if (not_keys.count(f.name)) continue;
+    ConfigKey k = block_key(f);
+    if (f.name == "expert_kind") k.applies = nullptr;  // the dense model's feedforwards too
+    model.keys.push_back(k);
+    if (!f.reference_name.empty()) model.renamed.emplace_back(f.reference_name, f.name);
+  }
+}
+
 ConfigSection make_schema() {
   ConfigSection top{"", "Top level", {}, {}, {}};
   top.keys = {
@@ -143,51 +172,19 @@ ConfigSection make_schema() {
       {"depth", "number of residual blocks", int_key({1, kMaxDepth}, MOEGRAD_AT(model.depth)), nullptr},
       {"hidden_mult", "`mlp_dense`: each block's feedforward is `Expert(dim, hidden_mult, prenorm)` of `expert_kind`",
        real_key(kMult, MOEGRAD_AT(model.hidden_mult)), is_dense},
-      {"num_experts", "experts per MoE layer", int_key({1, kMaxExperts}, MOEGRAD_AT(model.moe_block.moe.num_experts)), is_moe},
-      {"expert_hidden_mult",
-       "expert hidden width: `int(dim * expert_hidden_mult * 2 / 3)` for `geglu` and `swiglu`, "
-       "`int(dim * expert_hidden_mult)` for `mlp`",
-       real_key(kMult, MOEGRAD_AT(model.moe_block.moe.expert_hidden_mult)), is_moe},
-      {"expert_kind",
-       "what each expert (and each dense feedforward) is: `geglu` (Linear, GEGLU, Linear: st-moe's), `swiglu` "
-       "(Linear, SwiGLU, Linear), `mlp` (Linear, GELU, Linear), or a kind a program registered (moe/expert_kind.h)",
-       text_key(MOEGRAD_AT(model.moe_block.moe.expert_kind), false,
-                [] { return "a registered expert kind: " + joined(moe::expert_kind_names()); }),
-       nullptr},
-      {"top_n", "experts per token, at most `num_experts`", int_key({1, kMaxExperts}, MOEGRAD_AT(model.moe_block.moe.top_n)), is_moe},
-      {"threshold_train", "threshold routing of choices 2..n in training: one number, or a list of `top_n - 1`",
-       threshold_key(MOEGRAD_AT(model.moe_block.moe.threshold_train)), is_moe},
-      {"threshold_eval", "the same in evaluation", threshold_key(MOEGRAD_AT(model.moe_block.moe.threshold_eval)), is_moe},
-      {"capacity_factor_train",
-       "expert capacity in training: `max(min(n, int(n * factor / e)), 4)` per group of n tokens",
-       real_key(kCapacityFactor, MOEGRAD_AT(model.moe_block.moe.capacity_factor_train)), is_moe},
-      {"capacity_factor_eval", "the same in evaluation", real_key(kCapacityFactor, MOEGRAD_AT(model.moe_block.moe.capacity_factor_eval)),
-       is_moe},
-      {"straight_through_dispatch_tensor", "dispatch gradients reach the gates",
-       bool_key(MOEGRAD_AT(model.moe_block.moe.straight_through_dispatch_tensor)), is_moe},
-      {"differentiable_topk", "coordinate-descent top-k for the gate values",
-       bool_key(MOEGRAD_AT(model.moe_block.moe.differentiable_topk)), is_moe},
+  };
+  add_block_keys(model);
+  model.keys.insert(model.keys.end(), {
       {"noise_gates", "gumbel noise on the gate logits in training", bool_key(MOEGRAD_AT(model.noise_gates)), is_moe},
       {"noise_mult", "scale of that noise", real_key(kCoef, MOEGRAD_AT(model.noise_mult)), is_moe},
-      {"balance_loss_coef", "weight of the balance loss added to the main loss",
-       real_key(kCoef, MOEGRAD_AT(model.moe_block.moe.balance_loss_coef)), is_moe},
-      {"router_z_loss_coef", "weight of the router z-loss added to the main loss",
-       real_key(kCoef, MOEGRAD_AT(model.moe_block.moe.router_z_loss_coef)), is_moe},
-      {"add_ff_before", "a dense feedforward before each MoE (SparseMoEBlock)", bool_key(MOEGRAD_AT(model.moe_block.add_ff_before)),
-       is_moe},
-      {"add_ff_after", "a dense feedforward after each MoE", bool_key(MOEGRAD_AT(model.moe_block.add_ff_after)), is_moe},
       {"router",
-       "an MoERouter instead of the gating's linear layer: `{hidden_layers: null, N or [w1, ...], mechanism: softmax "
-       "or gumbel}`",
+       "an MoERouter instead of the gating's linear layer: `{hidden_layers: null, N or [w1, ...], mechanism: "
+       "softmax or gumbel}`",
        RouterKey{}, is_moe},
-      {"dispatch", "gather/scatter of routed tokens (`indexed`) or the reference's einsums (`dense`); same results",
-       choice_key<moe::Dispatch>({{"indexed", moe::Dispatch::indexed}, {"dense", moe::Dispatch::dense}},
-                                 MOEGRAD_AT(model.moe_block.moe.dispatch)),
-       is_moe},
       {"heads", "`moe_lm`: attention heads, dividing `dim`", int_key({1, kMaxWidth}, MOEGRAD_AT(model.heads)), is_lm},
       {"context", "`moe_lm`: longest sequence (positional embeddings), at least `data.seq_len`",
        int_key({1, kMaxContext}, MOEGRAD_AT(model.context)), is_lm},
-  };
+  });
 
   ConfigSection data{"data", "`data`", {}, {}, {}};
   data.keys = {
@@ -275,9 +272,6 @@ ConfigSection make_schema() {
   for (const std::string& name : model_kind_names())
     for (const ConfigKey& k : find_model_kind(name).keys) model.keys.push_back(k);
 
-  // st-moe-pytorch's MoE(gating_top_n=...) is top_n here, as in its TopNGating.
-  model.renamed = {{"gating_top_n", "top_n"}};
-
   top.sections = {model, data, optim, loop};
   return top;
 }
@@ -361,17 +355,6 @@ double own_real(const std::vector<ConfigKey>& keys, const std::string& kind, con
 }
 bool own_bool(const std::vector<ConfigKey>& keys, const std::string& kind, const Config& c, const std::string& name) {
   return own_key<BoolKey>(keys, kind, name).get(c);
-}
-
-std::string IntRange::text() const {
-  return "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-}
-
-std::string RealRange::text() const {
-  std::ostringstream os;
-  if (hi == kAnyFinite) os << "a finite number " << (lo_open ? "> " : ">= ") << lo;
-  else os << "a finite number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
-  return os.str();
 }
 
 ConfigSection config_schema() { return make_schema(); }

@@ -14,26 +14,10 @@
 #include <variant>
 #include <vector>
 
+#include "moegrad/core/option_fields.h"
 #include "moegrad/train/config.h"
 
 namespace moegrad::train {
-
-// An integer key's range, inclusive.
-struct IntRange {
-  int64_t lo, hi;
-  std::string text() const;  // "an integer in [1, 65536]"
-};
-
-// A number key's range: always finite (no .inf or .nan), from lo (excluded when lo_open)
-// to hi; hi = kAnyFinite means no bound beyond being finite.
-inline constexpr double kAnyFinite = std::numeric_limits<double>::max();
-struct RealRange {
-  double lo;
-  bool lo_open;
-  double hi;
-  bool contains(double v) const { return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi; }
-  std::string text() const;  // "a finite number in (0, 64]"
-};
 
 // The kinds of key. Each reads and writes its value through get/set on a Config.
 struct IntKey {

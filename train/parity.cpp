@@ -1,5 +1,6 @@
 #include "moegrad/train/parity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -34,6 +35,7 @@ class Config {
   Config(const json& j, std::string prefix) : j_(j), prefix_(std::move(prefix)) {
     if (!j_.is_object()) throw ConfigError(prefix_, "expected a JSON object");
   }
+  std::string path(const std::string& key) const { return prefix_ + key; }
   bool has(const std::string& key) const { return j_.contains(key) && !j_.at(key).is_null(); }
   const json& raw(const std::string& key) {
     seen_.insert(key);
@@ -75,72 +77,85 @@ class Config {
   std::set<std::string> seen_;
 };
 
-moe::Threshold threshold(Config& c, const std::string& key) {
-  if (!c.has(key)) return 0.2;
-  const json& v = c.raw(key);
-  if (v.is_array()) {
-    std::vector<double> out;
-    for (const json& x : v) out.push_back(Config::as<double>(x, key));
-    return out;
+// Reads the fields of an options struct that the fixture's config gives, under the
+// reference's argument names (gating_top_n); the others keep the struct's defaults.
+// `except` names fields that are not the reference's arguments.
+template <typename S>
+void read_fields(Config& c, S& o, const std::set<std::string>& except = {}) {
+  for (const OptionField<S>& f : S::fields()) {
+    const std::string& key = f.name_in_reference();
+    if (except.count(f.name) || !c.has(key)) continue;
+    const json& v = c.raw(key);
+    const std::string path = c.path(key);
+    std::visit(
+        [&](const auto& t) {
+          using T = std::decay_t<decltype(t)>;
+          if constexpr (std::is_same_v<T, IntField<S>>) {
+            t.set(o, Config::as<int64_t>(v, path));
+          } else if constexpr (std::is_same_v<T, RealField<S>>) {
+            t.set(o, Config::as<double>(v, path));
+          } else if constexpr (std::is_same_v<T, BoolField<S>>) {
+            t.set(o, Config::as<bool>(v, path));
+          } else if constexpr (std::is_same_v<T, TextField<S>>) {
+            t.set(o, Config::as<std::string>(v, path));
+          } else if constexpr (std::is_same_v<T, ChoiceField<S>>) {
+            const std::string name = Config::as<std::string>(v, path);
+            if (std::find(t.names.begin(), t.names.end(), name) == t.names.end()) {
+              std::string list;
+              for (const std::string& n : t.names) list += (list.empty() ? "\"" : ", \"") + n + "\"";
+              throw ConfigError(path, "must be one of " + list + ", got \"" + name + "\"");
+            }
+            t.set(o, name);
+          } else {
+            if (v.is_array()) {
+              std::vector<double> list;
+              for (const json& x : v) list.push_back(Config::as<double>(x, path));
+              t.set(o, list);
+            } else {
+              t.set(o, Config::as<double>(v, path));
+            }
+          }
+        },
+        f.type);
   }
-  return Config::as<double>(v, key);
 }
 
-moe::TopNGatingOptions gating_options(Config& c) {
-  moe::TopNGatingOptions o;
-  o.dim = c.get<int64_t>("dim", 0);
-  o.num_gates = c.get<int64_t>("num_gates", 0);
-  o.eps = c.get<double>("eps", o.eps);
-  o.top_n = c.get<int64_t>("top_n", o.top_n);
-  o.threshold_train = threshold(c, "threshold_train");
-  o.threshold_eval = threshold(c, "threshold_eval");
-  o.capacity_factor_train = c.get<double>("capacity_factor_train", o.capacity_factor_train);
-  o.capacity_factor_eval = c.get<double>("capacity_factor_eval", o.capacity_factor_eval);
-  o.straight_through_dispatch_tensor = c.get<bool>("straight_through_dispatch_tensor", true);
-  o.differentiable_topk = c.get<bool>("differentiable_topk", false);
-  o.differentiable_topk_fused = c.get<bool>("differentiable_topk_fused", true);
-  o.min_expert_capacity = c.get<int64_t>("min_expert_capacity", o.min_expert_capacity);
+// Validates options read from a fixture, naming the fields as the fixture (the reference)
+// does: gating_top_n for MoE's top_n.
+template <typename Options>
+void validate_as_fixture(const Options& o) {
+  try {
+    o.validate();
+  } catch (const ConfigError& e) {
+    for (const OptionField<Options>& f : Options::fields())
+      if (e.key() == f.name) throw ConfigError(f.name_in_reference(), e.message());
+    throw;
+  }
+}
+
+template <typename S>
+S read_options(Config& c) {
+  S o;
+  read_fields(c, o);
   c.no_unknown_keys();
   return o;
 }
 
 moe::MoEOptions moe_options(Config& c, moe::Dispatch dispatch) {
   moe::MoEOptions o;
-  o.dim = c.get<int64_t>("dim", 0);
-  o.num_experts = c.get<int64_t>("num_experts", o.num_experts);
-  o.expert_hidden_mult = c.get<double>("expert_hidden_mult", o.expert_hidden_mult);
-  o.threshold_train = threshold(c, "threshold_train");
-  o.threshold_eval = threshold(c, "threshold_eval");
-  o.capacity_factor_train = c.get<double>("capacity_factor_train", o.capacity_factor_train);
-  o.capacity_factor_eval = c.get<double>("capacity_factor_eval", o.capacity_factor_eval);
-  o.top_n = c.get<int64_t>("gating_top_n", o.top_n);  // the fixtures use the reference's argument names
-  o.balance_loss_coef = c.get<double>("balance_loss_coef", o.balance_loss_coef);
-  o.router_z_loss_coef = c.get<double>("router_z_loss_coef", o.router_z_loss_coef);
-  o.straight_through_dispatch_tensor = c.get<bool>("straight_through_dispatch_tensor", true);
-  o.differentiable_topk = c.get<bool>("differentiable_topk", false);
-  o.differentiable_topk_fused = c.get<bool>("differentiable_topk_fused", true);
+  read_fields(c, o, {"dispatch"});  // a command-line choice here, not the reference's
   o.dispatch = dispatch;
   c.no_unknown_keys();
   return o;
-}
-
-// Validates MoE options read from a fixture, naming its keys as the fixture (the
-// reference) does: gating_top_n for top_n.
-template <typename Options>
-void validate_as_fixture(const Options& o) {
-  try {
-    o.validate();
-  } catch (const ConfigError& e) {
-    throw ConfigError(e.key() == "top_n" ? "gating_top_n" : e.key(), e.message());
-  }
 }
 
 moe::SparseMoEBlockOptions block_options(Config& c, moe::Dispatch dispatch) {
   moe::SparseMoEBlockOptions o;
   Config m = c.child("moe");
   o.moe = moe_options(m, dispatch);
-  o.add_ff_before = c.get<bool>("add_ff_before", false);
-  o.add_ff_after = c.get<bool>("add_ff_after", true);
+  std::set<std::string> moe_fields;  // under "moe" in the fixture, as the reference nests them
+  for (const auto& f : moe::MoEOptions::fields()) moe_fields.insert(f.name);
+  read_fields(c, o, moe_fields);
   c.no_unknown_keys();
   return o;
 }
@@ -268,18 +283,14 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     plan.options = dim;
   } else if (m == "Expert") {
     moe::ExpertOptions o;
-    o.dim = cfg.get<int64_t>("dim", 0);
-    o.hidden_mult = cfg.get<double>("hidden_mult", 4.0);
-    o.mult_bias = cfg.get<bool>("mult_bias", true);
-    o.prenorm = cfg.get<bool>("prenorm", false);
+    read_fields(cfg, o, {"kind"});  // the reference's Expert is geglu alone
     o.validate();
     check_width(o.hidden(), "config.hidden_mult");
     check_width(o.dim, "config.dim");
     plan.options = o;
   } else if (m == "MoERouter") {
     moe::MoERouterOptions o;
-    o.dim = cfg.get<int64_t>("dim", 0);
-    o.num_experts = cfg.get<int64_t>("num_experts", 0);
+    read_fields(cfg, o);
     if (cfg.has("hidden_layers")) {
       const json& h = cfg.raw("hidden_layers");
       if (h.is_array()) {
@@ -292,7 +303,6 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     } else {
       cfg.raw("hidden_layers");  // present as null
     }
-    o.mechanism = moe::parse_router_mechanism(cfg.get<std::string>("mechanism", "softmax"));
     o.validate();
     check_width(o.dim, "config.dim");
     check_width(o.num_experts, "config.num_experts");
@@ -315,7 +325,7 @@ FixturePlan plan_fixture(const Fixture& fx, moe::Dispatch dispatch) {
     check_width(o.descent.n_iters, "config.n_iters");
     plan.options = o;
   } else if (m == "TopNGating") {
-    moe::TopNGatingOptions o = gating_options(cfg);
+    moe::TopNGatingOptions o = read_options<moe::TopNGatingOptions>(cfg);
     o.validate();
     check_width(o.dim, "config.dim");
     check_width(o.num_gates, "config.num_gates");
