@@ -60,15 +60,17 @@ TEST_CASE("overrides given with --set are applied and located", "[train][config]
 TEST_CASE("a rule between keys broken by --set names the --set as well as the other key's place", "[train][config]") {
   CHECK(error_of("data:\n  task: clusters\n", {"model.kind=moe_lm"}) ==
         "--set model.kind, t.yaml:2: data.task: model.kind moe_lm needs task char_lm");
-  CHECK(error_of("optim:\n  schedule:\n    warmup_steps: 10\n", {"train.steps=5"}) ==
-        "--set train.steps, t.yaml:3: optim.schedule.warmup_steps: must be in [0, train.steps=5), got 10");
+  CHECK(error_of("optim:\n  schedule:\n    kind: warmup_cosine\n    warmup_steps: 10\n", {"train.steps=5"}) ==
+        "--set train.steps, t.yaml:4: optim.schedule.warmup_steps: must be in [0, train.steps=5), got 10");
+  // warmup_cosine's keys mean nothing under another schedule, so they break no rule there.
+  CHECK(error_of("optim:\n  schedule:\n    kind: constant\n    warmup_steps: 10\n", {"train.steps=5"}).empty());
   CHECK(error_of("model:\n  top_n: 3\n", {"model.num_experts=2"}) ==
         "--set model.num_experts, t.yaml:2: model.top_n: must be in [1, num_experts=2], got 3");
   CHECK(error_of("train:\n  batch_size: 64\n", {"data.train_size=32"}) ==
         "--set data.train_size, t.yaml:2: train.batch_size: must not exceed data.train_size=32, got 64");
   // Both keys in the file: the key's own line, as before.
-  CHECK(error_of("optim:\n  lr: 0.1\n  schedule:\n    min_lr: 0.5\n") ==
-        "t.yaml:4: optim.schedule.min_lr: must be in [0, optim.lr], got 0.5");
+  CHECK(error_of("optim:\n  lr: 0.1\n  schedule:\n    kind: warmup_cosine\n    min_lr: 0.5\n") ==
+        "t.yaml:5: optim.schedule.min_lr: must be in [0, optim.lr], got 0.5");
 }
 
 TEST_CASE("the resolved config reads back to the same config", "[train][config]") {

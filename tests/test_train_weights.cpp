@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "moegrad/core/creation.h"
 #include "moegrad/nn/safetensors.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/sampling.h"
@@ -82,6 +83,45 @@ TEST_CASE("export writes the plain state dict and eval of it equals eval of the 
   wider.push_back("model.dim=32");
   CHECK_THROWS_WITH(train::evaluate_weights_file(kToyConfig, wider, weights), Catch::Contains("model.dim"));
   fs::remove_all(out);
+}
+
+TEST_CASE("eval --dump writes the first eval batch and what the model made of it", "[train]") {
+  const fs::path out = fresh_dir("weights_dump");
+  const std::vector<std::string> overrides = tiny_toy(3);
+  train::TrainSummary run = train_here(overrides, (out / "run").string());
+  const std::string dump = (out / "dump.safetensors").string();
+  REQUIRE(run_moegrad({"eval", "--checkpoint", run.last_checkpoint, "--dump", dump}) == 0);
+  nn::SafetensorsContents f = nn::load_safetensors(dump);
+  const train::Config cfg = train::parse_config(f.metadata.at(train::kWeightsConfigKey), "dump");
+  const Tensor* inputs = f.tensors.find("inputs");
+  const Tensor* targets = f.tensors.find("targets");
+  const Tensor* uniforms = f.tensors.find("route_uniforms");
+  const Tensor* prediction = f.tensors.find("prediction");
+  const Tensor* loss = f.tensors.find("main_loss");
+  REQUIRE((inputs && targets && uniforms && prediction && loss));
+  CHECK(inputs->shape() == Shape({1, cfg.train.batch_size, cfg.data.input_dim}));
+  CHECK(uniforms->shape() == Shape({cfg.model.moe_block.moe.top_n, 1, cfg.train.batch_size}));
+  CHECK(prediction->shape() == targets->shape());
+  // The loss is the MSE of the prediction written beside it.
+  const std::vector<double> p = prediction->to_vector<double>(), t = targets->to_vector<double>();
+  double mse = 0;
+  for (size_t i = 0; i < p.size(); ++i) mse += (p[i] - t[i]) * (p[i] - t[i]) / static_cast<double>(p.size());
+  CHECK(loss->to_vector<double>()[0] == Approx(mse).epsilon(1e-5));
+
+  // The same model fed the dumped batch and uniforms gives the dumped prediction, bit for bit.
+  train::CheckpointState ck = train::load_checkpoint(run.last_checkpoint);
+  std::unique_ptr<train::Task> task = train::make_task(cfg, DType::f32);
+  Generator gen(1);
+  std::unique_ptr<train::TrainModel> model = train::make_model(cfg, task->vocab_size(), gen, DType::f32);
+  model->load_state_dict(ck.model, /*strict=*/true);
+  model->eval();
+  moe::GatingCall call;
+  call.route_uniforms = *uniforms;
+  train::Batch b{*inputs, *targets, Tensor(), 0};
+  CHECK(model->forward(b, call).prediction.to_vector<double>() == p);
+  // Other uniforms route otherwise: the dump's uniforms are the ones the prediction used.
+  call.route_uniforms = moegrad::full(uniforms->shape(), 0.999, DType::f32);
+  CHECK(model->forward(b, call).prediction.to_vector<double>() != p);
 }
 
 TEST_CASE("sample takes an exported state dict as it takes the checkpoint", "[train][slow]") {

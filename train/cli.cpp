@@ -120,7 +120,7 @@ int run_cli(int argc, char** argv, const std::string& program) {
   train_cmd->add_option("--threads", train_threads, "threads for kernels and OpenBLAS (default 1)");
   train_cmd->add_option("--device", train_device, device_help);
 
-  std::string eval_config, eval_checkpoint, eval_weights;
+  std::string eval_config, eval_checkpoint, eval_weights, eval_dump;
   std::vector<std::string> eval_overrides;
   CLI::App* eval_cmd =
       app.add_subcommand("eval", "evaluate a checkpoint or a state dict on the held-out data (prints JSON)");
@@ -130,6 +130,9 @@ int run_cli(int argc, char** argv, const std::string& program) {
       "--weights", eval_weights, "plain state dict .safetensors (moegrad export, or PyTorch's save_file)");
   eval_ckpt_opt->excludes(eval_weights_opt);
   eval_cmd->add_option("--set", eval_overrides, "override a key (as for train)");
+  eval_cmd->add_option("--dump", eval_dump,
+                       "also write the first eval batch, its routing uniforms and the model's prediction to this "
+                       ".safetensors (for tools/torch_reference.py)");
   std::string eval_threads = "1";
   eval_cmd->add_option("--threads", eval_threads, "threads for kernels and OpenBLAS (default 1)");
   eval_cmd->add_option("--device", eval_device, device_help);
@@ -223,8 +226,9 @@ int run_cli(int argc, char** argv, const std::string& program) {
         return 2;
       }
       if (!eval_device.empty()) eval_overrides.push_back("device=" + device_or_cpu(eval_device).str());
-      std::cout << (eval_weights.empty() ? train::evaluate_checkpoint(eval_config, eval_overrides, eval_checkpoint)
-                                         : train::evaluate_weights_file(eval_config, eval_overrides, eval_weights))
+      std::cout << (eval_weights.empty()
+                        ? train::evaluate_checkpoint(eval_config, eval_overrides, eval_checkpoint, eval_dump)
+                        : train::evaluate_weights_file(eval_config, eval_overrides, eval_weights, eval_dump))
                        .dump()
                 << "\n";
       return 0;

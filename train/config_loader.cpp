@@ -357,7 +357,6 @@ void validate(Config& c, const Source& src) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
   OptimConfig& o = c.optim;
-  const LoopConfig& t = c.train;
   // Only the spelling here: an embedded config written on a GPU machine must still parse on
   // one without (a checkpoint loads anywhere). Whether this machine has it is checked when
   // a config file is loaded to run.
@@ -390,13 +389,6 @@ void validate(Config& c, const Source& src) {
   check(o.beta1 >= 0 && o.beta1 < 1, src, "optim.betas", "beta1 must be in [0, 1)" + got(o.beta1));
   check(o.beta2 >= 0 && o.beta2 < 1, src, "optim.betas", "beta2 must be in [0, 1)" + got(o.beta2));
   check_rules(find_optimizer(o.name).validate, c, src);
-  // train.steps is in range here (checked as it was read), so this blames warmup_steps only
-  // when warmup_steps is the one out of line.
-  check(o.schedule.warmup_steps < t.steps, src,
-        "optim.schedule.warmup_steps",
-        "must be in [0, train.steps=" + std::to_string(t.steps) + ")" + got(o.schedule.warmup_steps), {"train.steps"});
-  check(o.schedule.min_lr >= 0 && o.schedule.min_lr <= o.lr, src, "optim.schedule.min_lr",
-        "must be in [0, optim.lr]" + got(o.schedule.min_lr), {"optim.lr"});
   check_rules(find_schedule(o.schedule.kind).validate, c, src);
 
   check_rules(find_task(d.task).validate, c, src);

@@ -1,5 +1,7 @@
 #include "moegrad/train/schedule_kind.h"
 
+#include <sstream>
+
 #include "moegrad/core/registry.h"
 #include "moegrad/nn/optim/lr_schedule.h"
 
@@ -8,6 +10,26 @@ namespace moegrad::train {
 namespace {
 
 // The built-ins are nn::LrSchedule's kinds, from optim.lr over train.steps.
+std::string got(double v) {
+  std::ostringstream os;
+  os << ", got " << v;
+  return os.str();
+}
+
+// warmup_cosine's keys against the rest; under another schedule they mean nothing.
+std::optional<KeyProblem> check_warmup_cosine(const Config& c) {
+  const ScheduleConfig& s = c.optim.schedule;
+  // train.steps is in range here (checked as it was read), so this blames warmup_steps only
+  // when warmup_steps is the one out of line.
+  if (s.warmup_steps >= c.train.steps)
+    return KeyProblem{"optim.schedule.warmup_steps",
+                      "must be in [0, train.steps=" + std::to_string(c.train.steps) + ")" + got(s.warmup_steps),
+                      {"train.steps"}};
+  if (!(s.min_lr >= 0 && s.min_lr <= c.optim.lr))
+    return KeyProblem{"optim.schedule.min_lr", "must be in [0, optim.lr]" + got(s.min_lr), {"optim.lr"}};
+  return std::nullopt;
+}
+
 ScheduleSpec builtin(const std::string& name, nn::LrScheduleKind kind, const std::string& doc) {
   return {.name = name,
           .doc = doc,
@@ -23,7 +45,7 @@ ScheduleSpec builtin(const std::string& name, nn::LrScheduleKind kind, const std
                                   .gamma = s.gamma}
                 .lr_at(step);
           },
-          .validate = nullptr};
+          .validate = kind == nn::LrScheduleKind::warmup_cosine ? check_warmup_cosine : nullptr};
 }
 
 Registry<ScheduleSpec>& registry() {

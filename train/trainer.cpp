@@ -699,7 +699,8 @@ Config weights_config(const std::string& config_path, const std::vector<std::str
 
 namespace {
 json evaluate_weights(const std::string& config_path, const std::vector<std::string>& overrides,
-                      const ModelWeights& w, const std::string& source, const std::string& option) {
+                      const ModelWeights& w, const std::string& source, const std::string& option,
+                      const std::string& dump) {
   const Config cfg = weights_config(config_path, overrides, w, source, option);
   std::unique_ptr<Task> task = make_task(cfg, DType::f32);
   if (!w.vocab.empty() && w.vocab != task->vocabulary())
@@ -712,21 +713,45 @@ json evaluate_weights(const std::string& config_path, const std::vector<std::str
     throw NumericalError(source + ": its weights give a " + (std::isnan(ev.main_loss) ? "NaN" : "Inf") +
                          " eval loss" + largest_parameter(model->named_parameters()));
   if (w.step < 0) ev.record.erase("step");  // a state dict from elsewhere does not say
+  if (!dump.empty()) {
+    dump_eval_batch(*model, *task, cfg, dump);
+    ev.record["dump"] = dump;
+  }
   return ev.record;
 }
 }  // namespace
 
+void dump_eval_batch(TrainModel& model, const Task& task, const Config& cfg, const std::string& path) {
+  NoGradGuard no_grad;
+  model.eval();
+  const Batch b = task.eval_batch(0, cfg.train.batch_size);
+  Generator gen(stream_seed(cfg.seed, kEvalStream));
+  moe::GatingCall call;
+  // Given, not drawn per layer, so that the other implementation can be handed the same.
+  call.route_uniforms = rand({cfg.model.moe_block.moe.top_n, b.inputs.size(0), b.inputs.size(1)}, gen,
+                                   DType::f32, b.inputs.backend());
+  const ModelOutput out = model.forward(b, call);
+  model.train();
+  nn::StateDict dump;
+  dump.set("inputs", core::to(b.inputs, Device::cpu()));
+  dump.set("targets", core::to(b.targets, Device::cpu()));
+  dump.set("route_uniforms", core::to(call.route_uniforms, Device::cpu()));
+  dump.set("prediction", core::to(out.prediction, Device::cpu()));
+  dump.set("main_loss", core::to(core::reshape(core::to(out.main_loss, DType::f64), {1}), Device::cpu()));
+  nn::save_safetensors(path, dump, {{kWeightsConfigKey, to_yaml(cfg)}});
+}
+
 json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
-                         const std::string& checkpoint) {
+                         const std::string& checkpoint, const std::string& dump) {
   json rec = evaluate_weights(config_path, overrides, checkpoint_weights(checkpoint), checkpoint,
-                              "--checkpoint " + checkpoint);
+                              "--checkpoint " + checkpoint, dump);
   rec["checkpoint"] = checkpoint;
   return rec;
 }
 
 json evaluate_weights_file(const std::string& config_path, const std::vector<std::string>& overrides,
-                           const std::string& weights) {
-  json rec = evaluate_weights(config_path, overrides, load_weights(weights), weights, "--weights " + weights);
+                           const std::string& weights, const std::string& dump) {
+  json rec = evaluate_weights(config_path, overrides, load_weights(weights), weights, "--weights " + weights, dump);
   rec["weights"] = weights;
   return rec;
 }

@@ -9,6 +9,8 @@
 #include "moegrad/core/error.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/config.h"
+#include "moegrad/train/model.h"
+#include "moegrad/train/task.h"
 
 namespace moegrad::train {
 
@@ -55,12 +57,20 @@ Config weights_config(const std::string& config_path, const std::vector<std::str
 
 // Loads the model of `checkpoint` (built from the config, or with an empty config_path from
 // the checkpoint's own, on the cpu unless overridden) and evaluates it on the held-out data:
-// {"loss", "main_loss", ...} as the trainer's eval records.
+// {"loss", "main_loss", ...} as the trainer's eval records. With a `dump` path it also
+// writes dump_eval_batch's file there.
 nlohmann::json evaluate_checkpoint(const std::string& config_path, const std::vector<std::string>& overrides,
-                                   const std::string& checkpoint);
+                                   const std::string& checkpoint, const std::string& dump = "");
 // The same for a plain state dict file (load_weights): with no config_path, the config the
 // file records, and an error naming --weights when it records none.
 nlohmann::json evaluate_weights_file(const std::string& config_path, const std::vector<std::string>& overrides,
-                                     const std::string& weights);
+                                     const std::string& weights, const std::string& dump = "");
+
+// For comparing the model with another implementation of it (tools/torch_reference.py):
+// writes the first eval batch (`inputs`, `targets`), the threshold-routing uniforms it is
+// given (`route_uniforms`, (top_n, batch, seq), one tensor for every MoE layer), and what
+// the model made of it in eval mode (`prediction`, `main_loss`), with the resolved config
+// in the metadata (moegrad.config), as one safetensors file. docs/file_formats.md has it.
+void dump_eval_batch(TrainModel& model, const Task& task, const Config& cfg, const std::string& path);
 
 }  // namespace moegrad::train
