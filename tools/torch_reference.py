@@ -17,9 +17,9 @@ Usage (Debian's python, which has torch and PyYAML):
              `targets` (b, n, output_dim), `route_uniforms` (top_n, b, n), the uniforms of
              threshold routing, one tensor for every MoE layer, `prediction` (b, n, output_dim)
              and `main_loss` (1,)
-    --config a moegrad YAML config (e.g. a run's config.yaml); without it the config stored
-             in WEIGHTS's safetensors metadata (key `moegrad.config`), else in DUMP's.
-             Missing keys take moegrad's defaults (configs/README.md).
+    --config a resolved moegrad config (a run's config.yaml, or what `moegrad check-config
+             CONFIG` prints); without it the one stored in DUMP's safetensors metadata (key
+             `moegrad.config`: the config that made the prediction), else in WEIGHTS's.
     --json   one JSON object instead of one line per comparison
 
 Exit status: 0 when both agree (prediction: max abs diff <= 1e-4 * (1 + max |prediction|);
@@ -136,127 +136,20 @@ def read_safetensors(path):
 
 
 # --------------------------------------------------------------------------------------
-# The config: the keys of configs/README.md that shape the clusters models, with moegrad's
-# defaults (train/config.h ModelConfig, toy_block; moe/moe.h MoEOptions).
+# The config. moegrad writes the resolved config (every key that applies, with its value)
+# into exported weights and dumps, and `moegrad check-config CONFIG` prints it; moegrad has
+# already checked it. So nothing here repeats moegrad's defaults or ranges: a key the model
+# needs is read as given, and one that is missing is an error.
 # --------------------------------------------------------------------------------------
 
-MODEL_DEFAULTS = {
-    "kind": "mlp_moe",
-    "dim": 32,
-    "depth": 2,
-    "hidden_mult": 4.0,
-    # ModelConfig::toy_block(): 8 experts of hidden_mult 2, no ff_after (unlike MoEOptions').
-    "num_experts": 8,
-    "expert_hidden_mult": 2.0,
-    "expert_kind": "geglu",
-    "top_n": 2,
-    "threshold_train": 0.2,
-    "threshold_eval": 0.2,
-    "capacity_factor_train": 1.25,
-    "capacity_factor_eval": 2.0,
-    "straight_through_dispatch_tensor": True,
-    "differentiable_topk": False,
-    "balance_loss_coef": 0.01,
-    "router_z_loss_coef": 0.001,
-    "dispatch": "indexed",
-    "add_ff_before": False,
-    "add_ff_after": False,
-    "noise_gates": False,
-    "noise_mult": 1.0,
-    "router": None,
-    "heads": 4,
-    "context": 64,
-}
-DATA_DEFAULTS = {"task": "clusters", "input_dim": 16, "output_dim": 16}
-# Keys that change nothing in an eval-mode forward: training-only, or the same result either
-# way (dispatch), or for another kind (heads, context).
-INERT_MODEL_KEYS = {
-    "threshold_train",
-    "capacity_factor_train",
-    "straight_through_dispatch_tensor",
-    "balance_loss_coef",
-    "router_z_loss_coef",
-    "dispatch",
-    "noise_gates",
-    "noise_mult",
-    "heads",
-    "context",
-}
-MIN_EXPERT_CAPACITY = 4  # TopNGatingOptions; MoE does not pass its own on (moe/moe.cpp)
-GATING_EPS = 1e-9  # TopNGatingOptions::eps
-
-
-def _number(value, key, source):
-    # PyYAML (YAML 1.1) reads yaml-cpp's "1e-09" as a string: accept what float() takes.
-    if isinstance(value, bool):
-        raise InputError(f"{source}: {key}: expected a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            out = float(value)
-        except ValueError:
-            out = math.nan
-        if math.isfinite(out):
-            return out
-    raise InputError(f"{source}: {key}: expected a number, got {value!r}")
-
-
-def _integer(value, key, source):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{source}: {key}: expected an integer, got {value!r}")
-    return value
-
-
-def _boolean(value, key, source):
-    if not isinstance(value, bool):
-        raise InputError(f"{source}: {key}: expected true or false, got {value!r}")
-    return value
-
-
-def _text(value, key, source):
-    if not isinstance(value, str):
-        raise InputError(f"{source}: {key}: expected a name, got {value!r}")
-    return value
-
-
-def _threshold(value, key, source):
-    if isinstance(value, list):
-        return [_number(v, f"{key}[{i}]", source) for i, v in enumerate(value)]
-    return _number(value, key, source)
-
-
-MODEL_TYPES = {
-    "kind": _text,
-    "dim": _integer,
-    "depth": _integer,
-    "hidden_mult": _number,
-    "num_experts": _integer,
-    "expert_hidden_mult": _number,
-    "expert_kind": _text,
-    "top_n": _integer,
-    "threshold_train": _threshold,
-    "threshold_eval": _threshold,
-    "capacity_factor_train": _number,
-    "capacity_factor_eval": _number,
-    "straight_through_dispatch_tensor": _boolean,
-    "differentiable_topk": _boolean,
-    "balance_loss_coef": _number,
-    "router_z_loss_coef": _number,
-    "dispatch": _text,
-    "add_ff_before": _boolean,
-    "add_ff_after": _boolean,
-    "noise_gates": _boolean,
-    "noise_mult": _number,
-    "router": lambda v, key, source: v,  # anything but null is refused below
-    "heads": _integer,
-    "context": _integer,
-}
-DATA_TYPES = {"task": _text, "input_dim": _integer, "output_dim": _integer}
+# TopNGatingOptions' eps and min_expert_capacity: not config keys (MoE does not pass its own on).
+GATING_EPS = 1e-9
+MIN_EXPERT_CAPACITY = 4
+RESOLVE_HINT = "give the resolved config: `moegrad check-config CONFIG > resolved.yaml`, then --config resolved.yaml"
 
 
 class Config:
-    """The `model` and `data` keys of a moegrad config, defaults filled in."""
+    """A moegrad config's `model` and `data` sections, read where the model needs them."""
 
     def __init__(self, text, source):
         self.source = source
@@ -264,83 +157,59 @@ class Config:
             root = yaml.safe_load(text)
         except yaml.YAMLError as err:
             raise InputError(f"{source}: not valid YAML: {err}") from err
-        if root is None:
-            root = {}
         if not isinstance(root, dict):
             raise InputError(f"{source}: expected a mapping of sections (model, data, ...)")
-        self.model = self._section(root, "model", MODEL_DEFAULTS, MODEL_TYPES, strict=True)
-        # data: only the widths matter here; the rest (cluster counts, sizes) shapes no weight.
-        self.data = self._section(root, "data", DATA_DEFAULTS, DATA_TYPES, strict=False)
-        self._check()
+        self.model = Section(root, "model", source)
+        self.data = Section(root, "data", source)
+        self._refuse_what_is_not_reproduced()
 
-    def _section(self, root, name, defaults, types, strict):
-        given = root.get(name)
-        if given is None:
-            given = {}
-        if not isinstance(given, dict):
-            raise InputError(f"{self.source}: {name}: expected a mapping of keys to values")
-        out = dict(defaults)
-        for key, value in given.items():
-            path = f"{name}.{key}"
-            if key not in types:
-                if strict:
-                    # moegrad refuses unknown keys too; a new one may change the model.
-                    raise InputError(f"{self.source}: {path}: unknown key (this tool does not reproduce it)")
-                continue
-            if value is None and key != "router":
-                continue  # null keeps the default, as moegrad reads it
-            out[key] = types[key](value, path, self.source)
-        return out
-
-    def _check(self):
+    def _refuse_what_is_not_reproduced(self):
         m, d, src = self.model, self.data, self.source
-        if m["kind"] not in ("mlp_moe", "mlp_dense"):
+        if m["kind"] not in MODELS:
             raise InputError(f"{src}: model.kind: '{m['kind']}' is not supported "
-                             "(this tool builds mlp_moe and mlp_dense)")
+                             f"(this tool builds {' and '.join(MODELS)})")
         if d["task"] != "clusters":
-            raise InputError(f"{src}: data.task: '{d['task']}' is not supported "
-                             "(mlp_moe and mlp_dense run on clusters)")
+            raise InputError(f"{src}: data.task: '{d['task']}' is not supported ({' and '.join(MODELS)} run on clusters)")
         if m["expert_kind"] not in EXPERT_KINDS:
-            raise InputError(
-                f"{src}: model.expert_kind: '{m['expert_kind']}' is not supported "
-                f"(one of {', '.join(EXPERT_KINDS)})"
-            )
-        for key in ("dim", "depth"):
-            if m[key] < 1:
-                raise InputError(f"{src}: model.{key}: must be >= 1, got {m[key]}")
-        for key in ("input_dim", "output_dim"):
-            if d[key] < 1:
-                raise InputError(f"{src}: data.{key}: must be >= 1, got {d[key]}")
-        if m["kind"] == "mlp_dense":
-            return  # the MoE keys do not apply to it (moegrad reads them and ignores them)
-        # Refused plainly: they change the forward, and this tool does not implement them.
-        if m["router"] is not None:
+            raise InputError(f"{src}: model.expert_kind: '{m['expert_kind']}' is not supported "
+                             f"(one of {', '.join(EXPERT_KINDS)})")
+        if m["kind"] != "mlp_moe":
+            return
+        # They change the forward, and this tool does not implement them.
+        if m.get("router") is not None:
             raise InputError(f"{src}: model.router: an MoERouter is not supported (only router: null)")
         if m["differentiable_topk"]:
             raise InputError(f"{src}: model.differentiable_topk: true is not supported (only false)")
-        if m["dispatch"] not in ("indexed", "dense"):
-            raise InputError(f"{src}: model.dispatch: must be indexed or dense, got '{m['dispatch']}'")
-        if not 1 <= m["num_experts"]:
-            raise InputError(f"{src}: model.num_experts: must be >= 1, got {m['num_experts']}")
-        if not 1 <= m["top_n"] <= m["num_experts"]:
-            raise InputError(f"{src}: model.top_n: must be in [1, num_experts={m['num_experts']}], "
-                             f"got {m['top_n']}")
-        if not m["capacity_factor_eval"] > 0:
-            raise InputError(f"{src}: model.capacity_factor_eval: must be > 0, "
-                             f"got {m['capacity_factor_eval']}")
-        for key in ("threshold_train", "threshold_eval"):
-            t = m[key]
-            values = t if isinstance(t, list) else [t]
-            if isinstance(t, list) and len(t) != m["top_n"] - 1:
-                raise InputError(f"{src}: model.{key}: a list must have top_n - 1 = {m['top_n'] - 1} "
-                                 f"entries, got {len(t)}")
-            if any(v < 0 for v in values):
-                raise InputError(f"{src}: model.{key}: must be >= 0, got {t}")
 
     def threshold_vector(self, key):
         """[eps, t_1, ..., t_{k-1}]: TopNGatingOptions::threshold_vector."""
         t, k = self.model[key], self.model["top_n"]
         return [GATING_EPS] + (list(t) if isinstance(t, list) else [t] * (k - 1))
+
+
+class Section:
+    """One section's keys; a missing one is an InputError naming it."""
+
+    def __init__(self, root, name, source):
+        keys = root.get(name)
+        if not isinstance(keys, dict):
+            raise InputError(f"{source}: no '{name}' section; {RESOLVE_HINT}")
+        self.name, self.keys, self.source = name, keys, source
+
+    def __getitem__(self, key):
+        if key not in self.keys:
+            raise InputError(f"{self.source}: {self.name}.{key} is missing; {RESOLVE_HINT}")
+        value = self.keys[key]
+        # PyYAML (YAML 1.1) reads moegrad's "1e-09" as a string.
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                return value
+        return value
+
+    def get(self, key):
+        return self.keys.get(key)
 
 
 # --------------------------------------------------------------------------------------
@@ -585,7 +454,7 @@ MODELS = {"mlp_moe": MlpMoE, "mlp_dense": MlpDense}
 
 
 def load_config(args, weights_meta, dump_meta):
-    """The Config from --config, else WEIGHTS's metadata, else DUMP's."""
+    """The Config from --config, else DUMP's metadata, else WEIGHTS's."""
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as f:
@@ -594,29 +463,15 @@ def load_config(args, weights_meta, dump_meta):
             raise InputError(f"{args.config}: cannot read: {err.strerror}") from err
         except UnicodeDecodeError as err:
             raise InputError(f"{args.config}: not UTF-8 text") from err
-    for path, meta in ((args.weights, weights_meta), (args.dump, dump_meta)):
+    # The dump's config made the prediction (eval --set may have changed it from the
+    # weights' own), so it comes first.
+    for path, meta in ((args.dump, dump_meta), (args.weights, weights_meta)):
         if meta.get(CONFIG_KEY):
-            cfg = Config(meta[CONFIG_KEY], f"{path} (metadata {CONFIG_KEY})")
-            if path == args.weights and dump_meta.get(CONFIG_KEY):
-                dump_cfg = Config(dump_meta[CONFIG_KEY], f"{args.dump} (metadata {CONFIG_KEY})")
-                warn_if_configs_differ(cfg, dump_cfg)
-            return cfg
+            return Config(meta[CONFIG_KEY], f"{path} (metadata {CONFIG_KEY})")
     raise InputError(
         f"no config: give --config, or files whose metadata has {CONFIG_KEY} "
-        f"(neither {args.weights} nor {args.dump} has one)"
+        f"(neither {args.dump} nor {args.weights} has one)"
     )
-
-
-def warn_if_configs_differ(used, other):
-    # `moegrad eval --set ...` can make the dump with another config than the weights
-    # record; the weights' one is used (as documented), but say so.
-    for section in ("model", "data"):
-        a, b = getattr(used, section), getattr(other, section)
-        diff = [k for k in a if a[k] != b.get(k) and k not in INERT_MODEL_KEYS]
-        if diff:
-            keys = ", ".join(f"{section}.{k} ({a[k]!r} vs {b[k]!r})" for k in diff)
-            print(f"{PROG}: warning: {used.source} and {other.source} differ in {keys}; using the first "
-                  f"(pass --config to choose)", file=sys.stderr)
 
 
 def dump_tensor(dump, path, name, shape=None, floating=True):
