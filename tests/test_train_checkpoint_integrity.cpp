@@ -82,7 +82,7 @@ TEST_CASE("NaN weights in a checkpoint are refused by load, eval and sample, nam
   s.step = 7;
   save_checkpoint((run / "checkpoints").string(), s);  // with valid checksums: only the values are wrong
   const std::string path = ckpt(run, 7);
-  CHECK(load_error(path) == path + ": model weight 'head.bias' holds NaN values; the checkpoint cannot be used");
+  CHECK(load_error(path) == path + ": model weight 'head.bias' holds NaN values; the file cannot be used");
   RunResult r = run_moegrad_capture({"eval", kToyConfig, "--checkpoint", path}, io);
   CHECK(r.status == 1);  // before: exit 0 and "loss": null
   CHECK_THAT(r.err, Catch::Contains("model weight 'head.bias' holds NaN"));

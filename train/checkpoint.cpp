@@ -18,6 +18,12 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
+
+// Weights that would only make NaN losses are refused when read, naming the tensor.
+void require_finite_weight(const Tensor& t, const std::string& path, const std::string& what) {
+  if (std::string bad = non_finite_kind(t); !bad.empty())
+    throw Error(path + ": " + what + " holds " + bad + " values; the file cannot be used");
+}
 // /1 files (no checksums) still load; /2 is what is written.
 constexpr const char* kFormat = "moegrad-checkpoint/2";
 constexpr const char* kFormatV1 = "moegrad-checkpoint/1";
@@ -181,9 +187,7 @@ CheckpointState load_checkpoint(const std::string& given) {
   }
   for (const auto& [name, t] : f.tensors) {
     if (name.rfind("model/", 0) == 0) {
-      if (std::string bad = non_finite_kind(t); !bad.empty())
-        throw Error(path + ": model weight '" + name.substr(6) + "' holds " + bad +
-                    " values; the checkpoint cannot be used");
+      require_finite_weight(t, path, "model weight '" + name.substr(6) + "'");
       s.model.set(name.substr(6), t);
     } else if (name.rfind("optim/", 0) == 0) {
       s.optimizer.set(name.substr(6), t);
@@ -214,8 +218,7 @@ ModelWeights load_weights(const std::string& path) {
       throw Error(path + ": metadata " + kWeightsStepKey + " is '" + step + "', expected a non-negative integer");
   }
   for (const auto& [name, t] : f.tensors) {
-    if (std::string bad = non_finite_kind(t); !bad.empty())
-      throw Error(path + ": weight '" + name + "' holds " + bad + " values; the file cannot be used");
+    require_finite_weight(t, path, "weight '" + name + "'");
     w.model.set(name, t);
   }
   return w;
