@@ -3,6 +3,7 @@
 // one line of doc; the default is the struct's own. Readers of other formats (the
 // trainer's YAML, the parity fixtures' JSON), range checks, writers and docs walk these
 // declarations instead of naming the fields again.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -174,6 +175,30 @@ const OptionField<S>& find_field(const OptionFields<S>& fields, const std::strin
   for (const OptionField<S>& f : fields)
     if (f.name == name) return f;
   throw Error("no option field named '" + name + "'");
+}
+
+// Copies each field of `from` that `to` declares under the same name and type, but those
+// in `except` (MoEOptions' routing fields into its TopNGatingOptions).
+template <typename A, typename B>
+void copy_shared_fields(const OptionFields<A>& a_fields, const A& from, const OptionFields<B>& b_fields, B& to,
+                        const std::vector<std::string>& except = {}) {
+  for (const OptionField<B>& g : b_fields) {
+    if (std::find(except.begin(), except.end(), g.name) != except.end()) continue;
+    for (const OptionField<A>& f : a_fields) {
+      if (f.name != g.name) continue;
+      std::visit(
+          [&](const auto& src) {
+            using T = std::decay_t<decltype(src)>;
+            using U = decltype(T{}.get(from));
+            std::visit(
+                [&](const auto& dst) {
+                  if constexpr (std::is_same_v<decltype(dst.get(to)), U>) dst.set(to, src.get(from));
+                },
+                g.type);
+          },
+          f.type);
+    }
+  }
 }
 
 // Throws ConfigError(field name, "must be RANGE, got V") for the first field of `s` outside

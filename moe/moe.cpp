@@ -19,21 +19,20 @@ TopNGatingOptions MoEOptions::gating() const {
   TopNGatingOptions g;
   g.dim = dim;
   g.num_gates = num_experts;
-  g.top_n = top_n;
-  g.threshold_train = threshold_train;
-  g.threshold_eval = threshold_eval;
-  g.capacity_factor_train = capacity_factor_train;
-  g.capacity_factor_eval = capacity_factor_eval;
-  g.straight_through_dispatch_tensor = straight_through_dispatch_tensor;
-  g.differentiable_topk = differentiable_topk;
-  g.differentiable_topk_fused = differentiable_topk_fused;
-  return g;  // min_expert_capacity stays 4: MoE does not pass it on upstream either
+  // Every routing field, by name; min_expert_capacity stays 4: MoE does not pass it on
+  // upstream either.
+  copy_shared_fields(fields(), *this, TopNGatingOptions::fields(), g, {"dim"});
+  return g;
 }
 
 void MoEOptions::validate() const {
   check_field_ranges(fields(), *this);
   if (top_n > num_experts)
     throw ConfigError("top_n", str_cat("must be in [1, num_experts=", num_experts, "], got ", top_n));
+  if (dropless && dispatch == Dispatch::dense)
+    throw ConfigError("dropless", "needs dispatch: indexed (the dense dispatch's tensors are capacity-shaped)");
+  if (score_function == ScoreFunction::sigmoid && router)
+    throw ConfigError("score_function", "sigmoid needs the gating's own projection (router: null)");
   TopNGatingOptions g = gating();
   try {
     g.validate();
@@ -68,6 +67,11 @@ MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
   register_module("gate", gate, std::make_shared<TopNGating>(opt.gating(), gen, dtype,
                                                                 /*with_projection=*/!opt.router));
   register_module("experts", experts, std::make_shared<Experts>(opt.num_experts, opt.expert(), gen, dtype));
+  if (opt.num_shared_experts > 0) {
+    register_module("shared_experts", shared_experts, std::make_shared<nn::ModuleList<Expert>>());
+    for (int64_t i = 0; i < opt.num_shared_experts; ++i)
+      shared_experts->push_back(std::make_shared<Expert>(opt.expert(), gen, dtype));
+  }
   if (opt.router) {
     MoERouterOptions r = *opt.router;
     r.dim = opt.dim;
@@ -93,6 +97,10 @@ MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* time
   const bool st = options.straight_through_dispatch_tensor;
   out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st, times)
                                                     : indexed_dispatch(x, out.routing, *experts, st, times);
+  if (shared_experts) {
+    PhaseClock clock(slot(times, &PhaseTimes::experts));
+    for (auto& shared : *shared_experts) out.outputs = out.outputs + shared->forward(x);
+  }
   out.balance_loss = out.routing.balance_loss;
   out.router_z_loss = out.routing.router_z_loss;
   if (is_training()) {

@@ -16,16 +16,12 @@ struct MoEOptions {
   int64_t num_experts = 16;
   double expert_hidden_mult = 4.0;
   std::string expert_kind = "geglu";  // every expert's kind, ff_before/after's too (expert_kind.h)
-  Threshold threshold_train = 0.2;
-  Threshold threshold_eval = 0.2;
-  double capacity_factor_train = 1.25;
-  double capacity_factor_eval = 2.0;
-  int64_t top_n = 2;  // the reference's gating_top_n; one name here, as in TopNGating and YAML
+  MOEGRAD_ROUTING_OPTIONS  // top_n is the reference's gating_top_n
   double balance_loss_coef = 1e-2;
   double router_z_loss_coef = 1e-3;
-  bool straight_through_dispatch_tensor = true;
-  bool differentiable_topk = false;
-  bool differentiable_topk_fused = true;
+  // DeepSeekMoE's shared experts (arXiv 2401.06066): every token passes through them, and
+  // their outputs are added to the routed ones.
+  int64_t num_shared_experts = 0;
   // Gate probabilities from an MoERouter (its hidden layers and mechanism) instead of the
   // gating's single linear layer; dim and num_experts are taken from above.
   std::optional<MoERouterOptions> router = std::nullopt;
@@ -56,6 +52,7 @@ class MoE : public nn::Module {
   MoEOptions options;
   std::shared_ptr<TopNGating> gate;
   std::shared_ptr<Experts> experts;
+  std::shared_ptr<nn::ModuleList<Expert>> shared_experts;  // null without num_shared_experts
   std::shared_ptr<MoERouter> router;  // null unless options.router
 
  private:

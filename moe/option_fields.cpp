@@ -33,6 +33,43 @@ void add_routing_fields(OptionFields<S>& f, const std::string& count) {
   f.push_back(bool_field("differentiable_topk_fused",
                          "the reference's fused kernel for it; same results either way (there is one kernel here)",
                          &S::differentiable_topk_fused));
+  f.push_back(choice_field<S, RoutingMode>(
+      "routing",
+      "`token_choice`: each token takes its `top_n` experts; `expert_choice` (Zhou et al. 2022): each expert takes "
+      "its top-c tokens by score, c = capacity, so a token may get none or several. It ranks over the whole group: "
+      "not causal",
+      {{"token_choice", RoutingMode::token_choice}, {"expert_choice", RoutingMode::expert_choice}}, &S::routing));
+  f.push_back(bool_field("dropless",
+                         "no capacity: every routed choice is kept and each expert runs on as many tokens as chose "
+                         "it (megablocks). Needs `dispatch: indexed`",
+                         &S::dropless));
+  f.push_back(choice_field<S, ScoreFunction>(
+      "score_function",
+      "gate scores from the logits: `softmax` over experts, or `sigmoid` per expert (DeepSeek-V3)",
+      {{"softmax", ScoreFunction::softmax}, {"sigmoid", ScoreFunction::sigmoid}}, &S::score_function));
+  f.push_back(bool_field("renormalize_gates",
+                         "divide the chosen gates by their sum. With `top_n: 1` the gate is then identically 1 and "
+                         "the router learns nothing from the main loss",
+                         &S::renormalize_gates));
+  f.push_back(choice_field<S, BalanceLoss>(
+      "balance_loss",
+      "`st_moe` (choice 0 after capacity drops, per group), `gshard` (before drops, per group), `switch` (first "
+      "choices over all tokens), `seq_aux` (DeepSeek's per sequence, all top-n choices), `none`",
+      {{"st_moe", BalanceLoss::st_moe},
+       {"switch", BalanceLoss::switch_},
+       {"gshard", BalanceLoss::gshard},
+       {"seq_aux", BalanceLoss::seq_aux},
+       {"none", BalanceLoss::none}},
+      &S::balance_loss));
+  f.push_back(bool_field("router_z_loss", "compute the router z-loss (its weight is `router_z_loss_coef`)",
+                         &S::router_z_loss));
+  f.push_back(bool_field("expert_bias",
+                         "aux-loss-free balancing (DeepSeek-V3): a per-expert bias on the scores that choose the "
+                         "experts, never on the gate values, moved after each optimizer step toward the mean load",
+                         &S::expert_bias));
+  f.push_back(real_field("expert_bias_update_rate",
+                         "its step: `bias_i += rate * sign(mean load - load_i)` (Megatron-Core's default, 1e-3)",
+                         kNonNegative, &S::expert_bias_update_rate));
 }
 
 std::string expert_kinds_text() {
@@ -79,6 +116,10 @@ const OptionFields<MoEOptions>& MoEOptions::fields() {
                            &S::balance_loss_coef));
     f.push_back(real_field("router_z_loss_coef", "weight of the router z-loss added to the main loss", kNonNegative,
                            &S::router_z_loss_coef));
+    f.push_back(int_field("num_shared_experts",
+                          "experts every token passes through, added to the routed output (DeepSeekMoE); as the "
+                          "routed ones, so fine-grained experts come from `num_experts` and `expert_hidden_mult`",
+                          IntRange{0, kAnyInt}, &S::num_shared_experts));
     f.push_back(choice_field<S, Dispatch>(
         "dispatch", "gather/scatter of routed tokens (`indexed`) or the reference's einsums (`dense`); same results",
         {{"indexed", Dispatch::indexed}, {"dense", Dispatch::dense}}, &S::dispatch));

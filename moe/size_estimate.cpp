@@ -28,7 +28,7 @@ double router_parameter_count(const MoERouterOptions& o) {
 
 double moe_parameter_count(const MoEOptions& o) {
   const double e = static_cast<double>(o.num_experts);
-  double p = e * expert_parameter_count(o.expert());
+  double p = (e + static_cast<double>(o.num_shared_experts)) * expert_parameter_count(o.expert());
   if (o.router) {
     MoERouterOptions r = *o.router;
     r.dim = o.dim;
@@ -55,8 +55,10 @@ double moe_activation_count(const MoEOptions& o, double groups, double tokens) {
   const double d = static_cast<double>(o.dim), e = static_cast<double>(o.num_experts);
   const double factor = std::max(o.capacity_factor_train, o.capacity_factor_eval);
   const double capacity = std::max(std::min(tokens, std::floor(tokens * factor / e)), 4.0);
-  const double slots = groups * e * capacity;
-  double a = groups * tokens * (8 * d + 4 * e) + expert_activation_count(o.expert(), slots) + slots * 3 * d;
+  // Dropless keeps every routed choice, however many land on one expert.
+  const double slots = o.dropless ? groups * tokens * static_cast<double>(o.top_n) : groups * e * capacity;
+  const double shared = static_cast<double>(o.num_shared_experts) * expert_activation_count(o.expert(), groups * tokens);
+  double a = groups * tokens * (8 * d + 4 * e) + expert_activation_count(o.expert(), slots) + slots * 3 * d + shared;
   if (o.dispatch == Dispatch::dense) a += 2 * groups * tokens * e * capacity;
   return a;
 }

@@ -19,18 +19,39 @@ namespace moegrad::moe {
 // One number for every choice after the first, or one per choice (top_n - 1 of them).
 using Threshold = NumberOrList;
 
+// Who chooses: each token its top_n experts (st-moe, Switch, GShard, DeepSeek), or each
+// expert its top-c tokens (Zhou et al. 2022, arXiv 2202.09368).
+enum class RoutingMode { token_choice, expert_choice };
+// What turns the gate logits into scores: softmax over experts (st-moe), or an independent
+// sigmoid per expert (DeepSeek-V3, arXiv 2412.19437).
+enum class ScoreFunction { softmax, sigmoid };
+// The balance loss's formula (each cited where it is computed, moe/balance_loss.cpp).
+enum class BalanceLoss { st_moe, switch_, gshard, seq_aux, none };
+
+// The routing options TopNGating and MoE share, under the same names.
+#define MOEGRAD_ROUTING_OPTIONS                                                              \
+  int64_t top_n = 2;                                                                          \
+  Threshold threshold_train = 0.2;                                                            \
+  Threshold threshold_eval = 0.2;                                                             \
+  double capacity_factor_train = 1.25;                                                        \
+  double capacity_factor_eval = 2.0;                                                          \
+  bool straight_through_dispatch_tensor = true;                                               \
+  bool differentiable_topk = false;                                                           \
+  bool differentiable_topk_fused = true; /* no fused CPU kernel: same results either way */   \
+  RoutingMode routing = RoutingMode::token_choice;                                            \
+  bool dropless = false; /* no capacity: every routed choice is kept */                       \
+  ScoreFunction score_function = ScoreFunction::softmax;                                      \
+  bool renormalize_gates = true; /* the top-n gates divided by their sum */                   \
+  BalanceLoss balance_loss = BalanceLoss::st_moe;                                             \
+  bool router_z_loss = true;                                                                  \
+  bool expert_bias = false; /* DeepSeek-V3's aux-loss-free balancing */                       \
+  double expert_bias_update_rate = 1e-3;
+
 struct TopNGatingOptions {
   int64_t dim = 0;
   int64_t num_gates = 0;
   double eps = 1e-9;
-  int64_t top_n = 2;
-  Threshold threshold_train = 0.2;
-  Threshold threshold_eval = 0.2;
-  double capacity_factor_train = 1.25;
-  double capacity_factor_eval = 2.0;
-  bool straight_through_dispatch_tensor = true;
-  bool differentiable_topk = false;
-  bool differentiable_topk_fused = true;  // no fused CPU kernel: same results either way
+  MOEGRAD_ROUTING_OPTIONS
   int64_t min_expert_capacity = 4;
 
   // Its fields, declared once (moe/option_fields.cpp).
@@ -103,8 +124,21 @@ class TopNGating : public nn::Module {
   std::shared_ptr<nn::Linear> to_gates;
   Tensor threshold_train;  // buffers, as in the reference's state_dict
   Tensor threshold_eval;
+  // With options.expert_bias, a buffer (e): added to the scores that choose the experts.
+  // Saved with the model, so a resumed run continues it bit for bit.
+  Tensor expert_bias;
   // The draws of calls without a generator; a fixed seed, so two fresh modules route alike.
   Generator generator{0x6d6f6567726164ULL};
+
+ protected:
+  // Moves expert_bias by the load of the training forwards since the last step.
+  void on_optimizer_step() override;
+
+ private:
+  void choose_by_token(Routing& r, const GatingCall& call);
+  void choose_by_expert(Routing& r);
+  void accumulate_load(const Routing& r);
+  Tensor pending_load_;  // (e): routed choices per expert since the last optimizer step
 };
 
 }  // namespace moegrad::moe

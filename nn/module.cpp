@@ -138,6 +138,11 @@ void Module::zero_grad() {
   for (const Tensor& p : parameters()) moegrad::zero_grad(p);
 }
 
+void Module::notify_optimizer_step() {
+  on_optimizer_step();
+  for (auto& [name, child] : named_children()) child->notify_optimizer_step();
+}
+
 void Module::to(DType dtype) {
   for (auto& [name, slot] : params_)
     if (slot->dtype() != dtype) *slot = requires_grad_(core::to(*slot, dtype));

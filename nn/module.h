@@ -57,6 +57,9 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
   void zero_grad();
+  // Tells this module and every one below it (parents first) that the optimizer stepped:
+  // the trainer calls it after each step, for updates that are not gradient steps.
+  void notify_optimizer_step();
   // Converts every parameter and buffer to dtype (parameters stay trainable leaves).
   void to(DType dtype);
   // Moves every parameter (with its gradient) and buffer to device, in place as torch's
@@ -67,6 +70,8 @@ class Module {
   std::string repr() const;
 
  protected:
+  // A module's own update after an optimizer step (DeepSeek-V3's expert bias); none by default.
+  virtual void on_optimizer_step() {}
   void register_parameter(const std::string& name, Tensor& slot);
   void register_buffer(const std::string& name, Tensor& slot);
   // Sets the member `slot` to m and registers the member: the child named `name` is

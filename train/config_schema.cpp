@@ -98,7 +98,7 @@ const std::map<std::string, std::variant<IntRange, RealRange>>& block_caps() {
       {"num_experts", IntRange{1, kMaxExperts}},       {"top_n", IntRange{1, kMaxExperts}},
       {"expert_hidden_mult", kMult},                   {"capacity_factor_train", kCapacityFactor},
       {"capacity_factor_eval", kCapacityFactor},       {"balance_loss_coef", kCoef},
-      {"router_z_loss_coef", kCoef},
+      {"router_z_loss_coef", kCoef},                   {"num_shared_experts", IntRange{0, kMaxExperts}},
   };
   return caps;
 }
