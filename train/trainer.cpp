@@ -606,6 +606,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     }
     optimizer->step();
     optimizer->zero_grad();
+    model->notify_optimizer_step();  // DeepSeek-V3's expert bias moves here
     if (auto bad = first_non_finite(named_params, /*grads=*/false))
       throw stop(done, "the optimizer step made parameter '" + bad->first + "' " + bad->second +
                            " from finite gradients (check optim.lr and optim.eps)");
