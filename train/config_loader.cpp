@@ -377,10 +377,19 @@ void validate(Config& c, const Source& src) {
           {"top_n", {"model.num_experts"}},
           {"threshold_train", {"model.top_n"}},
           {"threshold_eval", {"model.top_n"}},
-          {"expert_hidden_mult", {"model.dim"}}};
+          {"expert_hidden_mult", {"model.dim"}},
+          {"dropless", {"model.dispatch", "model.routing"}},
+          {"score_function", {"model.router"}},
+          {"expert_bias", {"model.routing", "model.differentiable_topk"}},
+          {"differentiable_topk", {"model.routing"}}};
       auto rel = related.find(e.key().substr(0, e.key().find('[')));
       src.fail("model." + e.key(), e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
     }
+    const moe::MoEOptions& mo = m.moe_block.moe;
+    check(!(mo.routing == moe::RoutingMode::token_choice && mo.top_n == 1 && mo.renormalize_gates), src, "model.top_n",
+          "1 with model.renormalize_gates: true makes every gate identically 1, so the router gets no gradient from the "
+          "main loss (jingyaogong/minimind#858); set model.renormalize_gates: false (Switch's top-1)",
+          {"model.renormalize_gates"});
   }
   check(d.task == kind.task, src, "data.task",
         "model.kind " + m.kind + " needs task " + kind.task, {"model.kind"});
