@@ -159,3 +159,50 @@ TEST_CASE("a key under the reference's name is an error naming ours", "[train][c
     CHECK(std::string(e.what()) == "t.yaml:2: model.gating_top_n: is called model.top_n here");
   }
 }
+
+TEST_CASE("a config extends another: its keys on top, each error located in the file that gave the key",
+          "[train][config]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = test::fresh_dir("config_extends");
+  fs::create_directories(dir / "sub");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+  write(dir / "base.yaml", "model:\n  dim: 24\n  num_experts: 6\ntrain:\n  steps: 77\n");
+  write(dir / "sub" / "child.yaml", "extends: ../base.yaml\nmodel:\n  num_experts: 4\n");
+  const Config c = load_config((dir / "sub" / "child.yaml").string());
+  CHECK(c.model.dim == 24);                              // from the base
+  CHECK(c.model.moe_block.moe.num_experts == 4);         // the child's, on top
+  CHECK(c.train.steps == 77);
+  // A chain: the grandchild's keys win over both.
+  write(dir / "grand.yaml", "extends: sub/child.yaml\nmodel:\n  dim: 8\n");
+  const Config g = load_config((dir / "grand.yaml").string(), {"train.steps=5"});
+  CHECK(g.model.dim == 8);
+  CHECK(g.model.moe_block.moe.num_experts == 4);
+  CHECK(g.train.steps == 5);
+
+  auto error = [](const fs::path& p) -> std::string {
+    try {
+      load_config(p.string());
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // A bad key is blamed on the line of the file that gave it.
+  write(dir / "bad_base.yaml", "model:\n  dim: 0\n");
+  write(dir / "child_of_bad.yaml", "extends: bad_base.yaml\nmodel:\n  num_experts: 4\n");
+  CHECK(error(dir / "child_of_bad.yaml") ==
+        (dir / "bad_base.yaml").string() + ":2: model.dim: expected an integer in [1, 65536], got '0'");
+  write(dir / "bad_child.yaml", "extends: base.yaml\nmodel:\n  num_experts: 0\n");
+  CHECK(error(dir / "bad_child.yaml") ==
+        (dir / "bad_child.yaml").string() + ":3: model.num_experts: expected an integer in [1, 4096], got '0'");
+  // Loops, missing files and a non-name are refused at the extends line.
+  write(dir / "a.yaml", "extends: b.yaml\n");
+  write(dir / "b.yaml", "seed: 1\nextends: a.yaml\n");
+  CHECK_THAT(error(dir / "a.yaml"), Catch::Contains("b.yaml:2: extends: '") && Catch::Contains("a loop"));
+  write(dir / "lost.yaml", "extends: nowhere.yaml\n");
+  CHECK_THAT(error(dir / "lost.yaml"), Catch::StartsWith((dir / "lost.yaml").string() + ":1: extends: ") &&
+                                          Catch::Contains("nowhere.yaml"));
+  write(dir / "list.yaml", "extends: [a.yaml]\n");
+  CHECK(error(dir / "list.yaml") == (dir / "list.yaml").string() + ":1: extends: expected a config file name");
+  fs::remove_all(dir);
+}

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -35,17 +36,28 @@ std::string echo(const std::string& v) {
   return v.substr(0, kEchoChars) + "... (" + std::to_string(v.size()) + " characters)";
 }
 
-// Where a key came from: a line of the file, or a --set override.
+// Where a key came from: a line of the file (or of a file it extends), or a --set override.
 struct Source {
   std::string file;
   std::set<std::string> overridden;
   std::map<std::string, std::string> located;  // key path -> "file:line" as read
+  std::map<std::string, std::string> file_of;  // key path -> the file that gave it (extends)
 
   std::string location(const std::string& key, const YAML::Mark& mark) const {
     for (const std::string& o : overridden)
       if (key == o || key.rfind(o + ".", 0) == 0 || o.rfind(key + ".", 0) == 0) return "--set " + o;
-    if (mark.line >= 0) return file + ":" + std::to_string(mark.line + 1);
-    return file;
+    const std::string& f = file_holding(key);
+    if (mark.line >= 0) return f + ":" + std::to_string(mark.line + 1);
+    return f;
+  }
+  // The file that gave `key`, or the nearest section above it; the top file by default.
+  const std::string& file_holding(std::string key) const {
+    for (;;) {
+      if (auto it = file_of.find(key); it != file_of.end()) return it->second;
+      const size_t cut = key.find_last_of(".[");
+      if (cut == std::string::npos) return file;
+      key.resize(cut);
+    }
   }
   std::string located_at(const std::string& key) const {
     auto it = located.find(key);
@@ -473,9 +485,67 @@ bool holds_content(const std::string& text) {
 }
 }  // namespace
 
-static Config parse_config_unguarded(const std::string& text, const std::string& source,
-                              const std::vector<std::string>& overrides) {
-  Source src{source, {}, {}};
+// The deepest chain of `extends:` a config may have; a loop is reported before it.
+constexpr int kMaxExtends = 8;
+
+// Records that every key under `node` (at `path`) came from `file`.
+void attribute(const YAML::Node& node, const std::string& path, const std::string& file, Source& src) {
+  if (!path.empty()) src.file_of[path] = file;
+  if (!node.IsMap()) return;
+  for (auto it = node.begin(); it != node.end(); ++it)
+    if (it->first.IsScalar()) {
+      const std::string k = it->first.as<std::string>();
+      attribute(it->second, path.empty() ? k : path + "." + k, file, src);
+    }
+}
+
+// `over`'s keys on top of `base`'s: mappings merge key by key, anything else replaces.
+void merge_into(YAML::Node base, const YAML::Node& over) {
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    const std::string k = it->first.as<std::string>();
+    if (it->second.IsMap() && base[k].IsMap()) merge_into(base[k], it->second);
+    else base[k] = it->second;
+  }
+}
+
+YAML::Node parse_root(const std::string& text, const std::string& source);
+
+// `extends: FILE`: FILE's config (itself perhaps extending another), with this one's keys
+// on top. FILE is relative to the file that names it.
+YAML::Node resolve_extends(YAML::Node root, const std::string& source, Source& src, std::vector<std::string> chain) {
+  if (!root.IsMap() || !root["extends"].IsDefined()) {
+    attribute(root, "", source, src);
+    return root;
+  }
+  const YAML::Node named = root["extends"];
+  const std::string at = source + ":" + std::to_string(named.Mark().line + 1);
+  if (!named.IsScalar() || named.Scalar().empty()) throw ConfigFileError(at, "extends", "expected a config file name");
+  std::string base = named.Scalar();
+  if (base[0] != '/') {
+    const size_t slash = source.find_last_of('/');
+    if (slash != std::string::npos) base = source.substr(0, slash + 1) + base;
+  }
+  chain.push_back(source);
+  if (std::find(chain.begin(), chain.end(), base) != chain.end())
+    throw ConfigFileError(at, "extends", "'" + echo(base) + "' extends this file again (a loop)");
+  if (static_cast<int>(chain.size()) > kMaxExtends)
+    throw ConfigFileError(at, "extends", "more than " + std::to_string(kMaxExtends) + " configs deep");
+  std::string text;
+  try {
+    text = read_file(base, kMaxConfigFileBytes);
+  } catch (const Error& e) {
+    throw ConfigFileError(at, "extends", e.what());
+  }
+  YAML::Node merged = resolve_extends(parse_root(text, base), base, src, chain);
+  if (!merged.IsMap()) merged = YAML::Node(YAML::NodeType::Map);
+  root.remove("extends");
+  attribute(root, "", source, src);
+  merge_into(merged, root);
+  return merged;
+}
+
+// One file's text as a YAML mapping (null for an empty file), its syntax checked.
+YAML::Node parse_root(const std::string& text, const std::string& source) {
   YAML::Node root;
   try {
     // Not YAML::LoadAll: yaml-cpp 0.7's loop over documents never ends on some malformed
@@ -494,6 +564,13 @@ static Config parse_config_unguarded(const std::string& text, const std::string&
   }
   check_duplicate_keys(root, "", source);
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  return root;
+}
+
+static Config parse_config_unguarded(const std::string& text, const std::string& source,
+                                     const std::vector<std::string>& overrides) {
+  Source src{source, {}, {}, {}};
+  YAML::Node root = resolve_extends(parse_root(text, source), source, src, {});
   for (const std::string& o : overrides) apply_override(root, o, src);
   Config c;
   read_section(Section(root, "", src), config_schema(), c, src);

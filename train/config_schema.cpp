@@ -103,6 +103,30 @@ const std::map<std::string, std::variant<IntRange, RealRange>>& block_caps() {
   return caps;
 }
 
+// Block keys that mean something only under some routing choices (the writer leaves the
+// others out); every other block key applies to every MoE model.
+const std::map<std::string, std::function<bool(const Config&)>>& block_key_applies() {
+  auto moe = [](const Config& c) -> const moe::MoEOptions& { return c.model.moe_block.moe; };
+  auto token_choice = [moe](const Config& c) {
+    return is_moe(c) && moe(c).routing == moe::RoutingMode::token_choice;
+  };
+  static const std::map<std::string, std::function<bool(const Config&)>> applies{
+      {"top_n", token_choice},
+      {"threshold_train", token_choice},
+      {"threshold_eval", token_choice},
+      {"differentiable_topk", token_choice},
+      {"renormalize_gates", token_choice},
+      {"balance_loss", token_choice},
+      {"balance_loss_coef", token_choice},
+      {"dropless", token_choice},
+      {"expert_bias", token_choice},
+      {"expert_bias_update_rate", [moe](const Config& c) { return is_moe(c) && moe(c).expert_bias; }},
+      {"capacity_factor_train", [moe](const Config& c) { return is_moe(c) && !moe(c).dropless; }},
+      {"capacity_factor_eval", [moe](const Config& c) { return is_moe(c) && !moe(c).dropless; }},
+  };
+  return applies;
+}
+
 // A field of the model's SparseMoEBlockOptions as a model key.
 ConfigKey block_key(const OptionField<moe::SparseMoEBlockOptions>& f) {
   using S = moe::SparseMoEBlockOptions;
@@ -142,6 +166,7 @@ void add_block_keys(ConfigSection& model) {
     if (not_keys.count(f.name)) continue;
     ConfigKey k = block_key(f);
     if (f.name == "expert_kind") k.applies = nullptr;  // the dense model's feedforwards too
+    if (auto only = block_key_applies().find(f.name); only != block_key_applies().end()) k.applies = only->second;
     model.keys.push_back(k);
     if (!f.reference_name.empty()) model.renamed.emplace_back(f.reference_name, f.name);
   }
