@@ -47,7 +47,7 @@ ExpertGroups group_by_expert(const Tensor& expert_of, const Tensor& kept, int64_
 }  // namespace
 
 Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                      PhaseTimes* times) {
+                      PhaseTimes* times, DispatchTrace* trace) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2);
   const int64_t e = r.raw_gates.size(-1), c = r.capacity;
   Tensor dispatch, combine, expert_in, expert_out;
@@ -62,6 +62,11 @@ Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool 
     PhaseClock clock(slot(times, &PhaseTimes::experts));
     expert_out = experts.forward(expert_in);
   }
+  if (trace) {
+    trace->dispatch_weights = dispatch;
+    trace->expert_inputs = {expert_in};
+    trace->expert_outputs = {expert_out};
+  }
   PhaseClock clock(slot(times, &PhaseTimes::combine));
   // out[b, n, :] = sum_{e, c} combine[b, n, e, c] expert_out[e, b, c, :]
   Tensor per_batch = reshape(permute(expert_out, {1, 0, 2, 3}), {b, e * c, d});
@@ -69,7 +74,7 @@ Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool 
 }
 
 Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                        PhaseTimes* times) {
+                        PhaseTimes* times, DispatchTrace* trace) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2);
   const int64_t k = r.indices.size(0), tokens = b * n;
   const DType dt = x.dtype();
@@ -92,8 +97,10 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
     ExpertGroups groups = group_by_expert(expert_of, kept, static_cast<int64_t>(experts.size()));
     entries = groups.entries;
     token_ids = core::index_select(token_of, 0, entries, kTrusted);
-    Tensor xin = index_select(x_flat, 0, token_ids, kTrusted) * unsqueeze(index_select(dispatch_w, 0, entries, kTrusted), -1);
+    Tensor entry_w = index_select(dispatch_w, 0, entries, kTrusted);
+    Tensor xin = index_select(x_flat, 0, token_ids, kTrusted) * unsqueeze(entry_w, -1);
     expert_in = split(xin, groups.counts, 0);
+    if (trace) trace->dispatch_weights = entry_w;
   }
   // An expert with no token still runs (on zero rows), so its parameters get zero
   // gradients, as in the dense reference, and optimizers treat it the same.
@@ -105,6 +112,10 @@ Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, boo
     } else {
       for (size_t i = 0; i < experts.size(); ++i) expert_out.push_back(experts[i].forward(expert_in[i]));
     }
+  }
+  if (trace) {
+    trace->expert_inputs = expert_in;
+    trace->expert_outputs = expert_out;
   }
   PhaseClock clock(slot(times, &PhaseTimes::combine));
   Tensor all = cat(expert_out, 0) * unsqueeze(index_select(gates, 0, entries, kTrusted), -1);

@@ -16,10 +16,22 @@ enum class Dispatch { dense, indexed };
 Dispatch parse_dispatch(const std::string& name);  // ConfigError("dispatch") on anything else
 const char* dispatch_name(Dispatch d);
 
+// What went through the experts, for looking at it (train --dump-grads): handles to the
+// graph's own tensors, so retain_grad on them gives their gradients.
+struct DispatchTrace {
+  // dense: the (b, n, e, c) dispatch tensor; indexed: each kept entry's weight, in the
+  // order of expert_inputs' rows (1, plus the gate's gradient with straight-through).
+  Tensor dispatch_weights;
+  // indexed: per expert, its tokens' rows (tokens, d); dense: one (e, b, c, d) tensor, the
+  // one the graph holds (a slice of it would get no gradient).
+  TensorList expert_inputs;
+  TensorList expert_outputs;
+};
+
 // x (b, n, d) -> (b, n, d) through `experts` as `r` decided.
 Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                      PhaseTimes* times = nullptr);
+                      PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr);
 Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                        PhaseTimes* times = nullptr);
+                        PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr);
 
 }  // namespace moegrad::moe

@@ -95,8 +95,8 @@ MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* time
     out.routing = route(x, call);
   }
   const bool st = options.straight_through_dispatch_tensor;
-  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st, times)
-                                                    : indexed_dispatch(x, out.routing, *experts, st, times);
+  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st, times, &out.trace)
+                                                    : indexed_dispatch(x, out.routing, *experts, st, times, &out.trace);
   if (shared_experts) {
     PhaseClock clock(slot(times, &PhaseTimes::experts));
     for (auto& shared : *shared_experts) out.outputs = out.outputs + shared->forward(x);

@@ -41,6 +41,7 @@ struct MoEOutput {
   Tensor balance_loss;
   Tensor router_z_loss;
   Routing routing;
+  DispatchTrace trace;
 };
 
 class MoE : public nn::Module {

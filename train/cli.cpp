@@ -133,6 +133,11 @@ int run_cli(int argc, char** argv, const std::string& program) {
   std::string train_threads = "1";
   train_cmd->add_option("--threads", train_threads, "threads for kernels and OpenBLAS (default 1)");
   train_cmd->add_option("--device", train_device, device_help);
+  std::vector<std::string> dump_grads;
+  train_cmd->add_option("--dump-grads", dump_grads,
+                        "STEPS DIR: at steps like 1,10,100 write each MoE layer's gate logits, gates, dispatch "
+                        "weights, expert inputs and outputs and their gradients to DIR/step_<N>.safetensors")
+      ->expected(2);
 
   std::string eval_config, eval_checkpoint, eval_weights, eval_dump;
   std::vector<std::string> eval_overrides;
@@ -224,6 +229,7 @@ int run_cli(int argc, char** argv, const std::string& program) {
     if (*train_cmd) {
       set_num_threads(static_cast<int>(train::int_arg("--threads", train_threads, 1, train::kMaxThreads)));
       targs.interactive = ::isatty(STDOUT_FILENO) == 1;
+      if (!dump_grads.empty()) targs.dump_grads = {train::parse_dump_steps(dump_grads[0]), dump_grads[1]};
       if (!train_device.empty()) targs.overrides.push_back("device=" + device_or_cpu(train_device).str());
       return run_train(targs);
     }

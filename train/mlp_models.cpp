@@ -29,7 +29,7 @@ ModelOutput MlpMoE::forward(const Batch& batch, const moe::GatingCall& call) {
     moe::MoEOutput m = block->forward(h, call);
     h = m.outputs;
     out.aux_loss = out.aux_loss.defined() ? out.aux_loss + sum(m.total_aux_loss) : sum(m.total_aux_loss);
-    out.layers.push_back({m.routing, m.balance_loss, m.router_z_loss});
+    out.layers.push_back({m.routing, m.balance_loss, m.router_z_loss, m.trace});
   }
   out.prediction = head->forward(norm->forward(h));
   out.main_loss = nn::mse_loss(out.prediction, batch.targets);

@@ -15,6 +15,7 @@ struct LayerRouting {
   moe::Routing routing;
   Tensor balance_loss;
   Tensor router_z_loss;
+  moe::DispatchTrace trace;
 };
 
 struct ModelOutput {

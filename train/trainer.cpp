@@ -596,7 +596,11 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     const StepScalars scalars = StepScalars::read(out, loss);
     if (std::string bad = scalars.non_finite_terms(); !bad.empty())
       throw stop(done, bad + largest_parameter(named_params));
+    const bool dumping = args.dump_grads.at(done);
+    if (dumping) retain_dumped(out);
     backward(loss);
+    // Before clipping, which scales the gradients in place.
+    if (dumping) write_grad_dump(args.dump_grads, done, batch, out, *model, to_yaml(cfg));
     const double grad_norm = cfg.optim.clip_norm > 0 ? nn::clip_grad_norm_(params, cfg.optim.clip_norm)
                                                      : nn::clip_grad_norm_(params, 1e300);
     if (!std::isfinite(grad_norm)) {

@@ -9,6 +9,7 @@
 #include "moegrad/core/error.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/config.h"
+#include "moegrad/train/grad_dump.h"
 #include "moegrad/train/model.h"
 #include "moegrad/train/task.h"
 
@@ -29,6 +30,7 @@ struct TrainArgs {
   // folder: --out, or the default name).
   std::string resume;
   bool interactive = false;            // draw a progress bar
+  GradDump dump_grads;                 // --dump-grads STEPS DIR
 };
 
 struct TrainSummary {
