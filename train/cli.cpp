@@ -24,6 +24,7 @@
 #include "moegrad/train/interrupt.h"
 #include "moegrad/train/mlp_demo.h"
 #include "moegrad/train/parity.h"
+#include "moegrad/train/preflight.h"
 #include "moegrad/train/sampling.h"
 #include "moegrad/train/trainer.h"
 
@@ -133,6 +134,10 @@ int run_cli(int argc, char** argv, const std::string& program) {
   std::string train_threads = "1";
   train_cmd->add_option("--threads", train_threads, "threads for kernels and OpenBLAS (default 1)");
   train_cmd->add_option("--device", train_device, device_help);
+  const char* force_help =
+      "run a config whose memory estimate exceeds the memory available, with a warning on stderr (the estimate errs "
+      "high)";
+  train_cmd->add_flag("--force", targs.force, force_help);
 
   std::string eval_config, eval_checkpoint, eval_weights, eval_dump;
   std::vector<std::string> eval_overrides;
@@ -154,9 +159,14 @@ int run_cli(int argc, char** argv, const std::string& program) {
   docs_cmd->add_option("--update", docs_update, "rewrite FILE's tables from the schema");
   std::string check_path;
   std::vector<std::string> check_overrides;
-  CLI::App* check_cmd = app.add_subcommand("check-config", "validate a config and print it fully resolved");
+  bool check_force = false;
+  CLI::App* check_cmd = app.add_subcommand(
+      "check-config",
+      "validate a config and print it fully resolved, then its pre-flight (parameters, memory, expert capacity) as "
+      "YAML comments");
   check_cmd->add_option("config", check_path, "YAML config")->required();
   check_cmd->add_option("--set", check_overrides, "override a key (as for train)");
+  check_cmd->add_flag("--force", check_force, force_help);
 
   train::InspectArgs iargs;
   bool inspect_json = false;
@@ -173,6 +183,7 @@ int run_cli(int argc, char** argv, const std::string& program) {
   inspect_cmd->add_flag("--train-routing", iargs.train_routing,
                         "route as in training: capacity_factor_train and threshold_train (no gradients)");
   inspect_cmd->add_flag("--json", inspect_json, "print one JSON object instead of tables");
+  inspect_cmd->add_flag("--force", iargs.force, force_help);
   inspect_cmd->add_option("--threads", inspect_threads, "threads for kernels and OpenBLAS (default 1)");
   std::string inspect_device;
   inspect_cmd->add_option("--device", inspect_device, device_help);
@@ -281,7 +292,8 @@ int run_cli(int argc, char** argv, const std::string& program) {
       return 0;
     }
     if (*check_cmd) {
-      std::cout << train::to_yaml(train::load_config(check_path, check_overrides));
+      const train::Config c = train::load_config(check_path, check_overrides, {.force = check_force});
+      std::cout << train::to_yaml(c) << train::preflight_comments(c);
       return 0;
     }
     if (*inspect_cmd) {

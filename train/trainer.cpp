@@ -188,9 +188,16 @@ std::map<std::string, std::string> flatten_config_yaml(const std::string& yaml) 
 // the optimizer and its schedule, which do not change what a checkpoint's weights compute.
 enum class Purpose { resume, evaluate };
 
+// A saved config, parsed only to be compared with the config being run. That one has met
+// this machine's limits (or been forced past them); the saved one is not refused for them.
+Config parse_saved_config(const std::string& saved_yaml, const std::string& where) {
+  std::ostream discard(nullptr);
+  return parse_config(saved_yaml, where, {}, {.force = true, .warnings = &discard});
+}
+
 void check_same_run(const Config& now, const std::string& saved_yaml, const std::string& where,
                     const std::string& location, const std::string& whose, Purpose purpose = Purpose::resume) {
-  Config saved = parse_config(saved_yaml, where);
+  Config saved = parse_saved_config(saved_yaml, where);
   Config a = now, b = saved;
   if (purpose == Purpose::evaluate) a.optim = b.optim = OptimConfig{};
   a.train = b.train = LoopConfig{};
@@ -282,7 +289,7 @@ std::optional<std::pair<std::string, CheckpointState>> newest_loadable(const std
 // run: the learning rate from the resumed step on is not what the original run would have
 // used. Allowed (it is how a run is extended), but said.
 void warn_if_schedule_stretched(const Config& now, const std::string& saved_yaml, int64_t step, std::ostream& log) {
-  Config saved = parse_config(saved_yaml, "the checkpoint's config");
+  Config saved = parse_saved_config(saved_yaml, "the checkpoint's config");
   if (saved.train.steps == now.train.steps) return;
   const double before = lr_at(saved, step), after = lr_at(now, step);
   log << "note: train.steps is now " << now.train.steps << " (the run was started with " << saved.train.steps
@@ -461,7 +468,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   TrainArgs args = given;
   args.config_path = config_of(given);
   // Everything that can be wrong with the configuration is found before anything is written.
-  Config cfg = load_config(args.config_path, args.overrides);
+  Config cfg = load_config(args.config_path, args.overrides, {.force = args.force});
   RunStart begin = plan_start(args, cfg);
   TrainSummary summary;
   summary.nothing_to_do = already_done(begin, cfg, log);
@@ -677,7 +684,7 @@ namespace {
 // weights_config with the saved config named as `whose` in a difference.
 Config resolve_weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
                               const ModelWeights& w, const std::string& source, const std::string& option,
-                              const std::string& whose) {
+                              const std::string& whose, const LoadOptions& load = {}) {
   if (config_path.empty()) {
     if (w.config_yaml.empty())
       throw ConfigFileError(option, "config",
@@ -687,9 +694,9 @@ Config resolve_weights_config(const std::string& config_path, const std::vector<
     // where it was trained does not matter.
     std::vector<std::string> o = {"device=cpu"};
     o.insert(o.end(), overrides.begin(), overrides.end());
-    return parse_config(w.config_yaml, source + " (embedded config)", o);
+    return parse_config(w.config_yaml, source + " (embedded config)", o, load);
   }
-  Config cfg = load_config(config_path, overrides);
+  Config cfg = load_config(config_path, overrides, load);
   if (!w.config_yaml.empty()) check_same_run(cfg, w.config_yaml, source, option, whose, Purpose::evaluate);
   return cfg;
 }
@@ -783,7 +790,8 @@ RoutingReport inspect_routing(const InspectArgs& args) {
   const std::string option = from_checkpoint ? source : "--weights " + source;
   const ModelWeights w = from_checkpoint ? checkpoint_weights(source) : load_weights(source);
   const Config cfg = resolve_weights_config(args.config_path, args.overrides, w, source, option,
-                                            from_checkpoint ? kCheckpointConfig : kWeightsConfig);
+                                            from_checkpoint ? kCheckpointConfig : kWeightsConfig,
+                                            {.force = args.force});
   if (!find_model_kind(cfg.model.kind).moe)
     throw ConfigFileError(option, "model.kind", cfg.model.kind + " has no MoE layers: there is no routing to inspect");
   const LoadedModel loaded = load_model(cfg, w, option);

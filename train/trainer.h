@@ -30,6 +30,7 @@ struct TrainArgs {
   // folder: --out, or the default name).
   std::string resume;
   bool interactive = false;            // draw a progress bar
+  bool force = false;                  // the config's LoadOptions::force
 };
 
 struct TrainSummary {
@@ -75,6 +76,7 @@ struct InspectArgs {
   std::string weights;
   int64_t batches = 0;       // held-out batches; 0: train.eval_batches
   bool train_routing = false;  // route as in training (capacity_factor_train, threshold_train)
+  bool force = false;          // the config's LoadOptions::force
 };
 // Runs the model of a checkpoint or state dict (loaded as evaluate_checkpoint and
 // evaluate_weights_file load it) without gradients on the task's held-out batches, with the
