@@ -40,6 +40,10 @@ double moe_parameter_count(const MoEOptions& o) {
   return p;
 }
 
+double idle_expert_parameter_count(const MoEOptions& o) {
+  return static_cast<double>(o.num_experts - o.top_n) * expert_parameter_count(o.expert());
+}
+
 double block_parameter_count(const SparseMoEBlockOptions& o) {
   const double ff = expert_parameter_count(o.feedforward());
   return moe_parameter_count(o.moe) + static_cast<double>(o.moe.dim) + (o.add_ff_before ? ff : 0) +

@@ -15,6 +15,10 @@ double expert_parameter_count(const ExpertOptions& o);
 double router_parameter_count(const MoERouterOptions& o);
 double moe_parameter_count(const MoEOptions& o);
 double block_parameter_count(const SparseMoEBlockOptions& o);
+// The parameters of one MoE layer that a token does not pass through: the num_experts - top_n
+// experts it is not routed to. A model's parameters active per token are its parameters less
+// this, for each MoE layer.
+double idle_expert_parameter_count(const MoEOptions& o);
 
 // Forward activation elements of one expert over `tokens` tokens.
 double expert_activation_count(const ExpertOptions& o, double tokens);

@@ -77,7 +77,7 @@ TEST_CASE("every file a --help text names exists in the repository", "[train][cl
   const fs::path d = test::fresh_dir("cli_help");
   const std::regex doc(R"(([A-Za-z_]+/)+[A-Za-z_]+\.md)");
   int named = 0;
-  for (const char* cmd : {"train", "eval", "check-config", "sample", "bench", "parity", "demo"}) {
+  for (const char* cmd : {"train", "eval", "check-config", "inspect", "sample", "bench", "parity", "demo"}) {
     test::RunResult r = test::run_moegrad_capture({cmd, "--help"}, d);
     CHECK(r.status == 0);
     for (std::sregex_iterator it(r.out.begin(), r.out.end(), doc), end; it != end; ++it, ++named)
@@ -94,6 +94,7 @@ TEST_CASE("the --device option is checked before anything runs: exit 2 naming th
       {"train", test::kToyConfig, "--out", (d / "run").string()},
       {"eval", test::kToyConfig, "--checkpoint", (d / "none.safetensors").string()},
       {"sample", "--checkpoint", (d / "none.safetensors").string()},
+      {"inspect", (d / "none.safetensors").string()},
       {"bench", "--size", "S"},
       {"parity", fixture}};
   for (auto args : commands) {

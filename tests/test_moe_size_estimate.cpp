@@ -7,6 +7,7 @@
 #include "moegrad/train/config.h"
 #include "moegrad/train/memory_estimate.h"
 #include "moegrad/train/model.h"
+#include "moegrad/train/model_kind.h"
 
 using namespace moegrad;
 
@@ -74,5 +75,10 @@ TEST_CASE("a run's memory estimate counts exactly the parameters its model has",
     const auto model = train::make_model(c, /*vocab=*/256, gen, DType::f32);
     // Values and gradients in float32 and Adam's two moments.
     CHECK(train::estimate_memory(c).parameter_bytes == parameter_count(*model) * 4 * 4);
+    // check-config's count of the parameters a token passes through is the built model's.
+    CHECK(train::active_parameter_count(c) == static_cast<double>(model->active_parameters()));
+    // 3 experts, top_n 2: one expert per MoE layer is idle; the dense model has none.
+    const bool dense = std::string(kind) == "mlp_dense";
+    CHECK((train::active_parameter_count(c) < parameter_count(*model)) == !dense);
   }
 }

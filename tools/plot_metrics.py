@@ -9,8 +9,11 @@ Writes into --out (default: the first RUN_DIR):
                    per run, aux loss as a thin dashed line when present; a second panel
                    with eval specialisation (or bits/char) when a run logs it.
   experts.png      for a single MoE run (experts_<label>.png when several runs are given):
-                   one heatmap per MoE layer of tokens kept per expert against step, and a
-                   panel with the dropped fraction per layer.
+                   per MoE layer, heatmaps of the demand per expert (routed choices, before
+                   the capacity cap) and of the tokens kept per expert against step, on one
+                   colour scale with the capacity marked; then the drop rate per layer and
+                   per choice against step. Metrics written before moegrad logged the demand
+                   get the kept heatmap alone, with a note.
 
 Needs matplotlib (Debian: apt-get install -y python3-matplotlib); standard library otherwise.
 Exit status 2 on bad input (missing metrics.jsonl, a line that is not JSON, no train records).
@@ -214,79 +217,155 @@ def _edges(steps):
     return [steps[0] - (mids[0] - steps[0])] + mids + [steps[-1] + (steps[-1] - mids[-1])]
 
 
+def _layer_matrix(np, recs, li, key):
+    """(experts x steps) array of the per-expert list `key` of layer li; NaN where missing.
+    None when no record has the key (metrics written before moegrad logged it)."""
+    n_exp = max((len(r["layers"][li].get(key) or []) for r in recs if li < len(r["layers"])), default=0)
+    if n_exp == 0:
+        return None
+    m = np.full((n_exp, len(recs)), np.nan)
+    for j, r in enumerate(recs):
+        if li >= len(r["layers"]):
+            continue
+        for e, v in enumerate(r["layers"][li].get(key) or []):
+            v = _num(v)
+            if v is not None and e < n_exp:
+                m[e, j] = v
+    return m
+
+
+def _layer_values(np, recs, li, key):
+    """The number `key` of layer li per record, NaN where missing."""
+    d = np.full(len(recs), np.nan)
+    for j, r in enumerate(recs):
+        if li < len(r["layers"]):
+            v = _num(r["layers"][li].get(key))
+            if v is not None:
+                d[j] = v
+    return d
+
+
+def _layer_choice_rates(np, recs, li):
+    """(choices x steps) drop rate per choice of layer li, or None when not logged."""
+    k = max((len(r["layers"][li].get("drop_rate_per_choice") or []) for r in recs if li < len(r["layers"])),
+            default=0)
+    if k == 0:
+        return None
+    m = np.full((k, len(recs)), np.nan)
+    for j, r in enumerate(recs):
+        if li < len(r["layers"]):
+            for c, v in enumerate(r["layers"][li].get("drop_rate_per_choice") or []):
+                v = _num(v)
+                if v is not None and c < k:
+                    m[c, j] = v
+    return m
+
+
 def plot_experts(plt, np, run, out_path):
+    """Per MoE layer, the tokens asked of each expert (demand: routed choices, before the
+    capacity cap) and those it kept, on one colour scale, so that demand above what the
+    capacity lets through shows; then the drop rate per layer (and per choice) over steps."""
     from matplotlib.ticker import MaxNLocator
 
     recs = [r for r in run.train if isinstance(r.get("layers"), list) and r["layers"]]
     steps = [r["step"] for r in recs]
     n_layers = max(len(r["layers"]) for r in recs)
+    kept = [_layer_matrix(np, recs, li, "tokens_per_expert") for li in range(n_layers)]
+    demand = [_layer_matrix(np, recs, li, "demand_per_expert") for li in range(n_layers)]
+    has_demand = any(d is not None for d in demand)
+    if not has_demand:
+        print(f"{PROG}: note: {run.folder}: the metrics have no demand_per_expert (written before moegrad "
+              "logged it): plotting kept tokens only", file=sys.stderr)
 
-    # tokens[l] is an (experts x steps) array; NaN where a record lacks the layer or expert.
-    tokens, dropped = [], []
-    for li in range(n_layers):
-        n_exp = max((len(r["layers"][li].get("tokens_per_expert") or [])
-                     for r in recs if li < len(r["layers"])), default=0)
-        m = np.full((max(n_exp, 1), len(recs)), np.nan)
-        d = np.full(len(recs), np.nan)
-        for j, r in enumerate(recs):
-            if li >= len(r["layers"]):
-                continue
-            layer = r["layers"][li]
-            for e, v in enumerate(layer.get("tokens_per_expert") or []):
-                v = _num(v)
-                if v is not None:
-                    m[e, j] = v
-            v = _num(layer.get("dropped_fraction"))
-            if v is not None:
-                d[j] = v
-        tokens.append(m)
-        dropped.append(d)
-
-    finite = [m[np.isfinite(m)] for m in tokens]
-    vmax = max((float(f.max()) for f in finite if f.size), default=1.0) or 1.0
-
-    heights = [2.4] * n_layers + [1.9]
-    fig = plt.figure(figsize=(10.0, sum(heights) + 1.0))
-    gs = fig.add_gridspec(n_layers + 1, 2, height_ratios=heights, width_ratios=[40, 1], hspace=0.45, wspace=0.03)
+    heights = [2.4] * n_layers + [2.1]
+    fig = plt.figure(figsize=(12.0 if has_demand else 10.0, sum(heights) + 1.2))
+    ncols = 3 if has_demand else 2
+    widths = [40, 40, 1.6] if has_demand else [40, 1]
+    gs = fig.add_gridspec(n_layers + 1, ncols, height_ratios=heights, width_ratios=widths, hspace=0.5, wspace=0.06)
     xe = _edges(steps)
     first = None
-    for li in range(n_layers):
-        ax = fig.add_subplot(gs[li, 0], sharex=first)
-        first = first or ax
-        m = np.ma.masked_invalid(tokens[li])
-        ye = np.arange(m.shape[0] + 1) - 0.5
-        mesh = ax.pcolormesh(xe, ye, m, cmap="viridis", vmin=0, vmax=vmax, shading="flat")
-        ax.set_ylim(m.shape[0] - 0.5, -0.5)  # expert 0 at the top
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(m.shape[0], 9)))
-        ax.set_ylabel("expert")
-        ax.set_title(f"MoE layer {li}: tokens kept per expert per batch", fontsize=10)
-        ax.tick_params(labelbottom=False)
-        cax = fig.add_subplot(gs[li, 1])
-        cb = fig.colorbar(mesh, cax=cax)
-        cb.set_label("tokens", fontsize=9)
 
-    ax = fig.add_subplot(gs[n_layers, 0], sharex=first)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    def heatmap(cell, m, vmax, title, show_ylabel):
+        nonlocal first
+        ax = fig.add_subplot(cell, sharex=first)
+        first = first or ax
+        if m is None:
+            ax.text(0.5, 0.5, "not in this metrics file", ha="center", va="center", transform=ax.transAxes,
+                    fontsize=9, color="grey")
+            ax.set_yticks([])
+            ax.set_title(title, fontsize=10)
+            ax.tick_params(labelbottom=False)
+            return None
+        mm = np.ma.masked_invalid(m)
+        ye = np.arange(mm.shape[0] + 1) - 0.5
+        mesh = ax.pcolormesh(xe, ye, mm, cmap="viridis", vmin=0, vmax=vmax, shading="flat")
+        ax.set_ylim(mm.shape[0] - 0.5, -0.5)  # expert 0 at the top
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=min(mm.shape[0], 9)))
+        if show_ylabel:
+            ax.set_ylabel("expert")
+        else:
+            ax.tick_params(labelleft=False)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelbottom=False)
+        return mesh
+
     for li in range(n_layers):
-        ok = np.isfinite(dropped[li])
+        # One scale per layer, demand's maximum: kept can never exceed demand.
+        tops = [float(np.nanmax(m)) for m in (kept[li], demand[li]) if m is not None and np.isfinite(m).any()]
+        vmax = max(tops + [1.0])
+        capacity = _layer_values(np, recs, li, "capacity") * _layer_values(np, recs, li, "groups")
+        if has_demand:
+            heatmap(gs[li, 0], demand[li], vmax,
+                    f"MoE layer {li}: demand per expert (routed choices, before the capacity cap)", True)
+            mesh = heatmap(gs[li, 1], kept[li], vmax, f"MoE layer {li}: tokens kept per expert", False)
+            cax = fig.add_subplot(gs[li, 2])
+        else:
+            mesh = heatmap(gs[li, 0], kept[li], vmax,
+                           f"MoE layer {li}: tokens kept per expert per batch (demand not in these metrics)", True)
+            cax = fig.add_subplot(gs[li, 1])
+        if mesh is None:
+            cax.axis("off")
+            continue
+        cb = fig.colorbar(mesh, cax=cax)
+        label = "tokens per batch"
+        if np.isfinite(capacity).any():
+            # What one expert may keep of a batch: capacity per group times the groups.
+            cap = float(np.nanmax(capacity))
+            if cap <= vmax:
+                cb.ax.axhline(cap, color="red", lw=2.0)
+                label += " (red: capacity)"
+        cb.set_label(label, fontsize=9)
+
+    ax = fig.add_subplot(gs[n_layers, :ncols - 1], sharex=first)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    choice_styles = [":", "--", "-.", (0, (5, 1, 1, 1))]
+    top = 0.0
+    for li in range(n_layers):
+        c = colours[li % len(colours)]
+        d = _layer_values(np, recs, li, "dropped_fraction")
+        ok = np.isfinite(d)
         if ok.any():
-            ax.plot(np.asarray(steps)[ok], dropped[li][ok], lw=1.3, marker=".", color=colours[li % len(colours)],
-                    label=f"layer {li}")
-    xs, ys = series(recs, "dropped_fraction")
-    if xs and n_layers > 1:
-        ax.plot(xs, ys, lw=1.0, ls="--", color="black", alpha=0.7, label="mean")
-    top = max([float(np.nanmax(d)) for d in dropped if np.isfinite(d).any()] + [0.0])
+            ax.plot(np.asarray(steps)[ok], d[ok], lw=1.5, marker=".", color=c, label=f"layer {li}: all choices")
+            top = max(top, float(np.nanmax(d)))
+        rates = _layer_choice_rates(np, recs, li)
+        if rates is None:
+            continue
+        for ci in range(rates.shape[0]):
+            ok = np.isfinite(rates[ci])
+            if ok.any():
+                ax.plot(np.asarray(steps)[ok], rates[ci][ok], lw=0.9, alpha=0.8, color=c,
+                        ls=choice_styles[ci % len(choice_styles)], label=f"layer {li}: choice {ci}")
+                top = max(top, float(np.nanmax(rates[ci])))
     ax.set_ylim(0, max(0.05, top * 1.15))
     ax.set_xlabel("step")
-    ax.set_ylabel("dropped fraction")
-    ax.set_title("Fraction of routed choices dropped for lack of expert capacity", fontsize=10)
+    ax.set_ylabel("drop rate")
+    ax.set_title("Routed choices dropped for lack of expert capacity (dropped / routed)", fontsize=10)
     ax.grid(True, alpha=0.35)
-    ax.legend(fontsize=8, loc="upper right", ncol=min(n_layers + 1, 4))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.set_xlim(xe[0], xe[-1])
-    fig.add_subplot(gs[n_layers, 1]).axis("off")
 
     fig.suptitle(f"Expert load: {run.label}", fontsize=12)
-    fig.subplots_adjust(left=0.08, right=0.94, top=0.93, bottom=0.07)
+    fig.subplots_adjust(left=0.07, right=0.86 if has_demand else 0.84, top=0.93, bottom=0.07)
     fig.savefig(out_path, dpi=DPI)
     plt.close(fig)
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -108,12 +109,22 @@ class ConfigFileError : public Error {
       : Error(location + ": " + key + ": " + message) {}
 };
 
+// How a config is held to this machine. Only refusals a person may knowingly overrule are
+// forced (today: a memory estimate above what is available, which errs high); a wrong key,
+// type or range never is.
+struct LoadOptions {
+  // Each such refusal becomes a warning on `warnings` that says what was overruled.
+  bool force = false;
+  std::ostream* warnings = nullptr;  // null: std::cerr
+};
+
 // Reads `path`, applies "key.path=value" overrides (values in YAML syntax), validates.
 // Throws ConfigFileError for any unknown key, wrong type, out-of-range value or
 // inconsistent combination.
-Config load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+Config load_config(const std::string& path, const std::vector<std::string>& overrides = {},
+                   const LoadOptions& options = {});
 Config parse_config(const std::string& yaml_text, const std::string& source,
-                    const std::vector<std::string>& overrides = {});
+                    const std::vector<std::string>& overrides = {}, const LoadOptions& options = {});
 
 // Every key with its resolved value, in schema order: what check-config prints and what a
 // run saves as config.yaml (loading it gives the same Config).

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -365,7 +366,7 @@ void check_rules(const std::function<std::optional<KeyProblem>(const Config&)>& 
   if (const std::optional<KeyProblem> p = rules(c)) src.fail(p->key, p->message, p->related);
 }
 
-void validate(Config& c, const Source& src) {
+void validate(Config& c, const Source& src, const LoadOptions& options) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
   OptimConfig& o = c.optim;
@@ -418,7 +419,10 @@ void validate(Config& c, const Source& src) {
   try {
     require_memory(need.total_bytes(), "this run (" + need.breakdown() + ")");
   } catch (const OutOfMemoryError& e) {
-    src.fail(need.dominating_key, e.what());
+    if (!options.force) src.fail(need.dominating_key, std::string(e.what()) + "; --force overrules this (train, check-config, inspect)");
+    (options.warnings ? *options.warnings : std::cerr)
+        << "warning (--force): " << src.located_at(need.dominating_key) << ": " << need.dominating_key << ": "
+        << e.what() << "; going on as asked\n";
   }
 }
 
@@ -568,19 +572,20 @@ YAML::Node parse_root(const std::string& text, const std::string& source) {
 }
 
 static Config parse_config_unguarded(const std::string& text, const std::string& source,
-                                     const std::vector<std::string>& overrides) {
+                                     const std::vector<std::string>& overrides, const LoadOptions& options) {
   Source src{source, {}, {}, {}};
   YAML::Node root = resolve_extends(parse_root(text, source), source, src, {});
   for (const std::string& o : overrides) apply_override(root, o, src);
   Config c;
   read_section(Section(root, "", src), config_schema(), c, src);
-  validate(c, src);
+  validate(c, src, options);
   return c;
 }
 
-Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+Config parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides,
+                    const LoadOptions& options) {
   try {
-    return parse_config_unguarded(text, source, overrides);
+    return parse_config_unguarded(text, source, overrides, options);
   } catch (const YAML::Exception& e) {
     // A shape of YAML the reader did not foresee still gets a located message, never a crash.
     const std::string where = e.mark.line >= 0 ? source + ":" + std::to_string(e.mark.line + 1) : source;
@@ -627,14 +632,14 @@ void check_device(const Config& c, const std::string& config_path, const std::ve
 }
 }  // namespace
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
+Config load_config(const std::string& path, const std::vector<std::string>& overrides, const LoadOptions& options) {
   std::string text;
   try {
     text = read_file(path, kMaxConfigFileBytes);
   } catch (const Error& e) {
     throw ConfigFileError(path, "(file)", without_path(e.what(), path));
   }
-  Config c = parse_config(text, path, overrides);
+  Config c = parse_config(text, path, overrides, options);
   check_data_file(c, path);
   check_device(c, path, overrides);
   return c;

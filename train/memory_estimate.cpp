@@ -25,6 +25,26 @@ std::vector<ConfigKey> model_keys() {
 
 constexpr double kFloatBytes = 4;   // the trainer's f32 parameters and activations
 
+// The key to blame for the activations. A capacity factor far above its default (a typo
+// such as 100000) gives every expert room for its whole group: it is named when bringing it
+// back to its default would more than halve the activations. Else the batch's larger side.
+std::string activation_key(const Config& c, const ModelKindSpec& kind, double activations) {
+  if (kind.moe) {
+    const moe::MoEOptions& m = c.model.moe_block.moe;
+    const moe::MoEOptions usual_moe = Config().model.moe_block.moe;
+    Config usual = c;
+    moe::MoEOptions& u = usual.model.moe_block.moe;
+    u.capacity_factor_train = std::min(m.capacity_factor_train, usual_moe.capacity_factor_train);
+    u.capacity_factor_eval = std::min(m.capacity_factor_eval, usual_moe.capacity_factor_eval);
+    if (kind.activation_count(usual) < activations / 2)
+      return m.capacity_factor_train / usual_moe.capacity_factor_train >=
+                     m.capacity_factor_eval / usual_moe.capacity_factor_eval
+                 ? "model.capacity_factor_train"
+                 : "model.capacity_factor_eval";
+  }
+  return c.data.task == "char_lm" && c.data.seq_len > c.train.batch_size ? "data.seq_len" : "train.batch_size";
+}
+
 }  // namespace
 
 int64_t MemoryEstimate::total_bytes() const {
@@ -78,8 +98,7 @@ MemoryEstimate estimate_memory(const Config& c) {
   const double top = std::max({est.parameter_bytes, est.data_bytes, est.activation_bytes});
   est.dominating_key = top == est.parameter_bytes ? model_key
                        : top == est.data_bytes    ? data_key
-                       : d.task == "char_lm" && d.seq_len > c.train.batch_size ? "data.seq_len"
-                                                                                         : "train.batch_size";
+                                                  : activation_key(c, kind, activations);
   return est;
 }
 

@@ -1,19 +1,12 @@
 #include "moegrad/train/mlp_models.h"
 
 #include "moegrad/autograd/autograd.h"
+#include "moegrad/moe/size_estimate.h"
 #include "moegrad/nn/loss.h"
 
 namespace moegrad::train {
 
-namespace {
-// Parameters of the experts a token does not visit: all but top_n of them per layer.
-int64_t idle_expert_parameters(const moe::MoE& moe, int64_t top_n) {
-  const int64_t per_expert = (*moe.experts)[0].num_parameters();
-  return per_expert * (static_cast<int64_t>(moe.experts->size()) - top_n);
-}
-}  // namespace
-
-MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) : top_n_(c.model.moe_block.moe.top_n) {
+MlpMoE::MlpMoE(const Config& c, Generator& gen, DType dtype) {
   register_module("in_proj", in_proj, std::make_shared<nn::Linear>(c.data.input_dim, c.model.dim, true, gen, dtype));
   register_module("blocks", blocks, std::make_shared<nn::ModuleList<moe::SparseMoEBlock>>());
   for (int64_t i = 0; i < c.model.depth; ++i)
@@ -37,9 +30,9 @@ ModelOutput MlpMoE::forward(const Batch& batch, const moe::GatingCall& call) {
 }
 
 int64_t MlpMoE::active_parameters() const {
-  int64_t idle = 0;
-  for (auto& block : *blocks) idle += idle_expert_parameters(*block->moe, top_n_);
-  return num_parameters() - idle;
+  double idle = 0;
+  for (auto& block : *blocks) idle += moe::idle_expert_parameter_count(block->moe->options);
+  return num_parameters() - static_cast<int64_t>(idle);
 }
 
 MlpDense::MlpDense(const Config& c, Generator& gen, DType dtype) {

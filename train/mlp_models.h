@@ -19,9 +19,6 @@ class MlpMoE : public TrainModel {
   std::shared_ptr<nn::ModuleList<moe::SparseMoEBlock>> blocks;
   std::shared_ptr<nn::RMSNorm> norm;
   std::shared_ptr<nn::Linear> head;
-
- private:
-  int64_t top_n_;
 };
 
 class MlpDense : public TrainModel {

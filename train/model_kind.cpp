@@ -18,6 +18,32 @@ double mlp_frame(const Config& c) {
   return static_cast<double>(c.data.input_dim + c.data.output_dim + 2) * dim + static_cast<double>(c.data.output_dim);
 }
 
+// The MoE kinds: `depth` SparseMoEBlocks, each holding experts a token does not visit.
+double depth_idle_experts(const Config& c) {
+  return static_cast<double>(c.model.depth) * moe::idle_expert_parameter_count(c.model.block().moe);
+}
+
+// mlp_moe: the clusters task's batch is one row of batch_size tokens (ClusterTask::rows), so
+// the whole batch is one routing group.
+RoutingGroups one_group_per_batch(const Config& c) {
+  return {.layers = c.model.depth, .groups = 1, .tokens = c.train.batch_size};
+}
+
+// moe_lm: each of the batch_size sequences of data.seq_len tokens is a group.
+RoutingGroups one_group_per_sequence(const Config& c) {
+  return {.layers = c.model.depth, .groups = c.train.batch_size, .tokens = c.data.seq_len};
+}
+
+double mlp_moe_parameters(const Config& c) {
+  return mlp_frame(c) + static_cast<double>(c.model.depth) * moe::block_parameter_count(c.model.block());
+}
+
+double moe_lm_parameters(const Config& c) {
+  const double dim = static_cast<double>(c.model.dim);
+  return (2 * kByteVocab + static_cast<double>(c.model.context) + 1) * dim +
+         static_cast<double>(c.model.depth) * (moe::block_parameter_count(c.model.block()) + 4 * dim * dim + dim);
+}
+
 ModelKindSpec mlp_moe_kind() {
   return {.name = "mlp_moe",
           .doc = "in_proj, `depth` SparseMoEBlocks, RMSNorm, head, on `clusters`",
@@ -26,17 +52,18 @@ ModelKindSpec mlp_moe_kind() {
           .keys = {},
           .build = [](const Config& c, int64_t, Generator& gen,
                       DType dt) -> std::unique_ptr<TrainModel> { return std::make_unique<MlpMoE>(c, gen, dt); },
-          .parameter_count =
-              [](const Config& c) {
-                return mlp_frame(c) + static_cast<double>(c.model.depth) * moe::block_parameter_count(c.model.block());
-              },
+          .parameter_count = mlp_moe_parameters,
           .activation_count =
               [](const Config& c) {
+                const RoutingGroups g = one_group_per_batch(c);
                 return static_cast<double>(c.model.depth) *
-                       moe::block_activation_count(c.model.block(), 1, static_cast<double>(c.train.batch_size));
+                       moe::block_activation_count(c.model.block(), static_cast<double>(g.groups),
+                                                   static_cast<double>(g.tokens));
               },
           .validate = nullptr,
-          .size_keys = {}};
+          .size_keys = {},
+          .routing_groups = one_group_per_batch,
+          .active_parameter_count = [](const Config& c) { return mlp_moe_parameters(c) - depth_idle_experts(c); }};
 }
 
 ModelKindSpec mlp_dense_kind() {
@@ -65,7 +92,9 @@ ModelKindSpec mlp_dense_kind() {
             }
             return std::nullopt;
           },
-          .size_keys = {"hidden_mult"}};
+          .size_keys = {"hidden_mult"},
+          .routing_groups = nullptr,
+          .active_parameter_count = nullptr};
 }
 
 ModelKindSpec moe_lm_kind() {
@@ -78,16 +107,12 @@ ModelKindSpec moe_lm_kind() {
       .keys = {},
       .build = [](const Config& c, int64_t vocab, Generator& gen,
                   DType dt) -> std::unique_ptr<TrainModel> { return std::make_unique<MoELM>(c, vocab, gen, dt); },
-      .parameter_count =
-          [](const Config& c) {
-            const double dim = static_cast<double>(c.model.dim);
-            return (2 * kByteVocab + static_cast<double>(c.model.context) + 1) * dim +
-                   static_cast<double>(c.model.depth) * (moe::block_parameter_count(c.model.block()) + 4 * dim * dim + dim);
-          },
+      .parameter_count = moe_lm_parameters,
       .activation_count =
           [](const Config& c) {
-            const double dim = static_cast<double>(c.model.dim), batch = static_cast<double>(c.train.batch_size);
-            const double seq = static_cast<double>(c.data.seq_len), heads = static_cast<double>(c.model.heads);
+            const RoutingGroups g = one_group_per_sequence(c);
+            const double dim = static_cast<double>(c.model.dim), batch = static_cast<double>(g.groups);
+            const double seq = static_cast<double>(g.tokens), heads = static_cast<double>(c.model.heads);
             return static_cast<double>(c.model.depth) * (moe::block_activation_count(c.model.block(), batch, seq) +
                                                          batch * seq * 8 * dim + 3 * batch * heads * seq * seq) +
                    batch * seq * kByteVocab * 2;
@@ -105,7 +130,9 @@ ModelKindSpec moe_lm_kind() {
                             {"model.context"}};
         return std::nullopt;
       },
-      .size_keys = {"context"}};
+      .size_keys = {"context"},
+      .routing_groups = one_group_per_sequence,
+      .active_parameter_count = [](const Config& c) { return moe_lm_parameters(c) - depth_idle_experts(c); }};
 }
 
 Registry<ModelKindSpec>& registry() {
@@ -127,6 +154,11 @@ void register_model_kind(ModelKindSpec spec) {
 const ModelKindSpec& find_model_kind(const std::string& name) { return registry().find(name); }
 
 std::vector<std::string> model_kind_names() { return registry().names(); }
+
+double active_parameter_count(const Config& c) {
+  const ModelKindSpec& kind = find_model_kind(c.model.kind);
+  return kind.active_parameter_count ? kind.active_parameter_count(c) : kind.parameter_count(c);
+}
 
 int64_t model_int(const Config& c, const std::string& name) {
   return own_int(find_model_kind(c.model.kind).keys, c.model.kind, c, name);

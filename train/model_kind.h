@@ -21,6 +21,14 @@
 
 namespace moegrad::train {
 
+// How a training batch reaches the MoE layers: each of `layers` routes `groups` groups of
+// `tokens` tokens. Capacity is per group: an expert takes up to capacity tokens of each.
+struct RoutingGroups {
+  int64_t layers = 0;
+  int64_t groups = 0;
+  int64_t tokens = 0;
+};
+
 struct ModelKindSpec {
   std::string name;
   std::string doc;  // one line, for configs/README.md
@@ -39,6 +47,14 @@ struct ModelKindSpec {
   // Keys under model: that scale its parameters, besides dim, depth and the MoE ones: the
   // memory pre-check blames the one furthest above its default.
   std::vector<std::string> size_keys;
+  // The kinds with moe: the routing groups of a training batch (check-config's capacities;
+  // the built-in kinds' activation estimates use it too). Null: not declared, and
+  // check-config prints no capacities.
+  std::function<RoutingGroups(const Config&)> routing_groups;
+  // Elements of the parameters one token passes through (its MoE layers' top_n experts, not
+  // all of them), as TrainModel::active_parameters counts them on a built model. Null: all
+  // of parameter_count (a dense model).
+  std::function<double(const Config&)> active_parameter_count;
 };
 
 // Adds a kind; name, build and both counts are required, and a name may be taken once.
@@ -46,6 +62,9 @@ void register_model_kind(ModelKindSpec spec);
 // The kind of that name, or a ConfigError on key "kind" listing the registered ones.
 const ModelKindSpec& find_model_kind(const std::string& name);
 std::vector<std::string> model_kind_names();
+
+// c's kind's active_parameter_count, or its parameter_count when it declares none.
+double active_parameter_count(const Config& c);
 
 // The value of c's model kind's own key `name` (declared with int_param and the like of
 // config_schema.h; its default when the config does not set it); an Error when the kind

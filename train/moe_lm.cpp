@@ -2,6 +2,7 @@
 
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
+#include "moegrad/moe/size_estimate.h"
 #include "moegrad/nn/loss.h"
 
 namespace moegrad::train {
@@ -18,7 +19,7 @@ moe::MoEOutput MoELMBlock::forward(const Tensor& x, const moe::GatingCall& call)
 }
 
 MoELM::MoELM(const Config& c, int64_t vocab, Generator& gen, DType dtype)
-    : context_(c.model.context), top_n_(c.model.moe_block.moe.top_n) {
+    : context_(c.model.context) {
   MOEGRAD_CHECK(vocab >= 1, "MoELM: the vocabulary is empty");
   register_module("tok_emb", tok_emb, std::make_shared<nn::Embedding>(vocab, c.model.dim, gen, dtype));
   register_module("pos_emb", pos_emb, std::make_shared<nn::Embedding>(c.model.context, c.model.dim, gen, dtype));
@@ -51,12 +52,9 @@ ModelOutput MoELM::forward(const Batch& batch, const moe::GatingCall& call) {
 }
 
 int64_t MoELM::active_parameters() const {
-  int64_t idle = 0;
-  for (auto& block : *blocks) {
-    const moe::MoE& m = *block->moe->moe;
-    idle += (*m.experts)[0].num_parameters() * (static_cast<int64_t>(m.experts->size()) - top_n_);
-  }
-  return num_parameters() - idle;
+  double idle = 0;
+  for (auto& block : *blocks) idle += moe::idle_expert_parameter_count(block->moe->moe->options);
+  return num_parameters() - static_cast<int64_t>(idle);
 }
 
 }  // namespace moegrad::train

@@ -37,7 +37,7 @@ class MoELM : public TrainModel {
   std::shared_ptr<nn::Linear> head;
 
  private:
-  int64_t context_, top_n_;
+  int64_t context_;
 };
 
 }  // namespace moegrad::train

@@ -22,8 +22,10 @@
 #include "moegrad/train/config.h"
 #include "moegrad/train/interrupt.h"
 #include "moegrad/train/metrics.h"
+#include "moegrad/train/model_kind.h"
 #include "moegrad/train/model.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/routing_report.h"
 #include "moegrad/train/schedule_kind.h"
 #include "moegrad/train/run_folder.h"
 #include "moegrad/train/task.h"
@@ -40,11 +42,14 @@ namespace {
 uint64_t stream_seed(uint64_t seed, uint64_t stream) { return seed * 0x9e3779b97f4a7c15ULL + stream; }
 constexpr uint64_t kInitStream = 1, kTrainStream = 2, kDataStream = 3, kEvalStream = 4;
 
-double routing_entropy(const moe::Routing& r) {
-  Tensor p = detach(r.raw_gates);
-  Tensor plogp = core::binary(BinaryOp::mul, p, core::unary(UnaryOp::log, core::clamp(p, 1e-30, 1.0)));
-  const double tokens = static_cast<double>(p.numel() / p.size(-1));
-  return -core::sum(plogp).item<double>() / tokens;
+// The routing draws of a forward: threshold routing's uniforms and, with model.noise_gates,
+// the gate noise, from `gen`.
+moe::GatingCall routing_call(const Config& cfg, Generator& gen) {
+  moe::GatingCall call;
+  call.gen = &gen;
+  call.noise_gates = cfg.model.noise_gates;
+  call.noise_mult = cfg.model.noise_mult;
+  return call;
 }
 
 // A step's loss terms, read back to the host together: one sync a step, not one per term
@@ -183,9 +188,16 @@ std::map<std::string, std::string> flatten_config_yaml(const std::string& yaml) 
 // the optimizer and its schedule, which do not change what a checkpoint's weights compute.
 enum class Purpose { resume, evaluate };
 
+// A saved config, parsed only to be compared with the config being run. That one has met
+// this machine's limits (or been forced past them); the saved one is not refused for them.
+Config parse_saved_config(const std::string& saved_yaml, const std::string& where) {
+  std::ostream discard(nullptr);
+  return parse_config(saved_yaml, where, {}, {.force = true, .warnings = &discard});
+}
+
 void check_same_run(const Config& now, const std::string& saved_yaml, const std::string& where,
                     const std::string& location, const std::string& whose, Purpose purpose = Purpose::resume) {
-  Config saved = parse_config(saved_yaml, where);
+  Config saved = parse_saved_config(saved_yaml, where);
   Config a = now, b = saved;
   if (purpose == Purpose::evaluate) a.optim = b.optim = OptimConfig{};
   a.train = b.train = LoopConfig{};
@@ -277,7 +289,7 @@ std::optional<std::pair<std::string, CheckpointState>> newest_loadable(const std
 // run: the learning rate from the resumed step on is not what the original run would have
 // used. Allowed (it is how a run is extended), but said.
 void warn_if_schedule_stretched(const Config& now, const std::string& saved_yaml, int64_t step, std::ostream& log) {
-  Config saved = parse_config(saved_yaml, "the checkpoint's config");
+  Config saved = parse_saved_config(saved_yaml, "the checkpoint's config");
   if (saved.train.steps == now.train.steps) return;
   const double before = lr_at(saved, step), after = lr_at(now, step);
   log << "note: train.steps is now " << now.train.steps << " (the run was started with " << saved.train.steps
@@ -297,10 +309,7 @@ Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int6
   NoGradGuard no_grad;
   model.eval();
   Generator eval_gen(stream_seed(cfg.seed, kEvalStream));
-  moe::GatingCall call;
-  call.gen = &eval_gen;
-  call.noise_gates = cfg.model.noise_gates;
-  call.noise_mult = cfg.model.noise_mult;
+  const moe::GatingCall call = routing_call(cfg, eval_gen);
   double main = 0;
   std::vector<std::vector<int64_t>> first_choice;  // per layer
   std::vector<int64_t> labels;
@@ -459,7 +468,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   TrainArgs args = given;
   args.config_path = config_of(given);
   // Everything that can be wrong with the configuration is found before anything is written.
-  Config cfg = load_config(args.config_path, args.overrides);
+  Config cfg = load_config(args.config_path, args.overrides, {.force = args.force});
   RunStart begin = plan_start(args, cfg);
   TrainSummary summary;
   summary.nothing_to_do = already_done(begin, cfg, log);
@@ -520,10 +529,7 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   log << std::flush;
 
   Progress progress(cfg.train.steps, args.interactive, log, terminal_columns);
-  moe::GatingCall call;
-  call.gen = &train_gen;
-  call.noise_gates = cfg.model.noise_gates;
-  call.noise_mult = cfg.model.noise_mult;
+  const moe::GatingCall call = routing_call(cfg, train_gen);
   const nn::NamedTensors named_params = model->named_parameters();
   const TensorList params = model->parameters();
   // The newest checkpoint whose parameters are known to give finite losses: the one
@@ -639,12 +645,11 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
         json layers = json::array();
         double dropped = 0, entropy = 0;
         for (const auto& l : out.layers) {
-          const double d = l.routing.dropped_fraction(), h = routing_entropy(l.routing);
-          dropped += d / static_cast<double>(out.layers.size());
-          entropy += h / static_cast<double>(out.layers.size());
-          layers.push_back({{"tokens_per_expert", l.routing.tokens_per_expert().to_vector<int64_t>()},
-                            {"dropped_fraction", d},
-                            {"routing_entropy", h}});
+          LayerRoutingStats stats;
+          stats.add(l.routing);
+          dropped += stats.dropped_fraction() / static_cast<double>(out.layers.size());
+          entropy += stats.routing_entropy() / static_cast<double>(out.layers.size());
+          layers.push_back(stats.to_json());
         }
         rec["dropped_fraction"] = dropped;
         rec["routing_entropy"] = entropy;
@@ -680,8 +685,11 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   return summary;
 }
 
-Config weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
-                      const ModelWeights& w, const std::string& source, const std::string& option) {
+namespace {
+// weights_config with the saved config named as `whose` in a difference.
+Config resolve_weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
+                              const ModelWeights& w, const std::string& source, const std::string& option,
+                              const std::string& whose, const LoadOptions& load = {}) {
   if (config_path.empty()) {
     if (w.config_yaml.empty())
       throw ConfigFileError(option, "config",
@@ -691,35 +699,54 @@ Config weights_config(const std::string& config_path, const std::vector<std::str
     // where it was trained does not matter.
     std::vector<std::string> o = {"device=cpu"};
     o.insert(o.end(), overrides.begin(), overrides.end());
-    return parse_config(w.config_yaml, source + " (embedded config)", o);
+    return parse_config(w.config_yaml, source + " (embedded config)", o, load);
   }
-  Config cfg = load_config(config_path, overrides);
-  if (!w.config_yaml.empty())
-    check_same_run(cfg, w.config_yaml, source, option,
-                   option.rfind("--checkpoint", 0) == 0 ? "the checkpoint's saved config"
-                                                         : "the config saved with the weights",
-                   Purpose::evaluate);
+  Config cfg = load_config(config_path, overrides, load);
+  if (!w.config_yaml.empty()) check_same_run(cfg, w.config_yaml, source, option, whose, Purpose::evaluate);
   return cfg;
 }
 
+constexpr const char* kCheckpointConfig = "the checkpoint's saved config";
+constexpr const char* kWeightsConfig = "the config saved with the weights";
+}  // namespace
+
+Config weights_config(const std::string& config_path, const std::vector<std::string>& overrides,
+                      const ModelWeights& w, const std::string& source, const std::string& option) {
+  return resolve_weights_config(config_path, overrides, w, source, option,
+                                option.rfind("--checkpoint", 0) == 0 ? kCheckpointConfig : kWeightsConfig);
+}
+
 namespace {
+// A model of `cfg` holding the weights `w` (named by `option` in errors), with its task's data.
+struct LoadedModel {
+  std::unique_ptr<Task> task;
+  std::unique_ptr<TrainModel> model;
+};
+
+LoadedModel load_model(const Config& cfg, const ModelWeights& w, const std::string& option) {
+  LoadedModel m;
+  m.task = make_task(cfg, DType::f32);
+  if (!w.vocab.empty() && w.vocab != m.task->vocabulary())
+    throw ConfigFileError(option, "data", "the data's vocabulary differs from the one saved with the weights");
+  Generator init_gen(stream_seed(cfg.seed, kInitStream));
+  m.model = make_model(cfg, m.task->vocab_size(), init_gen, DType::f32);
+  m.model->load_state_dict(w.model, /*strict=*/true);
+  return m;
+}
+
 json evaluate_weights(const std::string& config_path, const std::vector<std::string>& overrides,
                       const ModelWeights& w, const std::string& source, const std::string& option,
                       const std::string& dump) {
   const Config cfg = weights_config(config_path, overrides, w, source, option);
-  std::unique_ptr<Task> task = make_task(cfg, DType::f32);
-  if (!w.vocab.empty() && w.vocab != task->vocabulary())
-    throw ConfigFileError(option, "data", "the data's vocabulary differs from the one saved with the weights");
-  Generator init_gen(stream_seed(cfg.seed, kInitStream));
-  std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, DType::f32);
-  model->load_state_dict(w.model, /*strict=*/true);
-  Evaluation ev = evaluate(*model, *task, cfg, std::max<int64_t>(w.step, 0));
+  const LoadedModel loaded = load_model(cfg, w, option);
+  TrainModel& model = *loaded.model;
+  Evaluation ev = evaluate(model, *loaded.task, cfg, std::max<int64_t>(w.step, 0));
   if (!std::isfinite(ev.main_loss))
     throw NumericalError(source + ": its weights give a " + (std::isnan(ev.main_loss) ? "NaN" : "Inf") +
-                         " eval loss" + largest_parameter(model->named_parameters()));
+                         " eval loss" + largest_parameter(model.named_parameters()));
   if (w.step < 0) ev.record.erase("step");  // a state dict from elsewhere does not say
   if (!dump.empty()) {
-    dump_eval_batch(*model, *task, cfg, dump);
+    dump_eval_batch(model, *loaded.task, cfg, dump);
     ev.record["dump"] = dump;
   }
   return ev.record;
@@ -759,6 +786,42 @@ json evaluate_weights_file(const std::string& config_path, const std::vector<std
   json rec = evaluate_weights(config_path, overrides, load_weights(weights), weights, "--weights " + weights, dump);
   rec["weights"] = weights;
   return rec;
+}
+
+RoutingReport inspect_routing(const InspectArgs& args) {
+  const bool from_checkpoint = args.weights.empty();
+  const std::string& source = from_checkpoint ? args.checkpoint : args.weights;
+  // The checkpoint is inspect's argument, not an option: errors name it alone.
+  const std::string option = from_checkpoint ? source : "--weights " + source;
+  const ModelWeights w = from_checkpoint ? checkpoint_weights(source) : load_weights(source);
+  const Config cfg = resolve_weights_config(args.config_path, args.overrides, w, source, option,
+                                            from_checkpoint ? kCheckpointConfig : kWeightsConfig,
+                                            {.force = args.force});
+  if (!find_model_kind(cfg.model.kind).moe)
+    throw ConfigFileError(option, "model.kind", cfg.model.kind + " has no MoE layers: there is no routing to inspect");
+  const LoadedModel loaded = load_model(cfg, w, option);
+  RoutingReport report;
+  report.source = source;
+  report.step = w.step;
+  report.train_routing = args.train_routing;
+  report.batches = args.batches > 0 ? args.batches : cfg.train.eval_batches;
+
+  NoGradGuard no_grad;
+  // Training routing: capacity_factor_train and threshold_train, which a module in training
+  // mode uses; without gradients nothing is learned.
+  if (args.train_routing) loaded.model->train();
+  else loaded.model->eval();
+  // The draws evaluate() makes, so that eval routing here is the routing behind eval's numbers.
+  Generator gen(stream_seed(cfg.seed, kEvalStream));
+  const moe::GatingCall call = routing_call(cfg, gen);
+  for (int64_t i = 0; i < report.batches; ++i) {
+    const Batch b = loaded.task->eval_batch(i, cfg.train.batch_size);
+    const ModelOutput out = loaded.model->forward(b, call);
+    report.layers.resize(out.layers.size());
+    for (size_t j = 0; j < out.layers.size(); ++j)
+      report.layers[j].add(out.layers[j].routing, b.labels, cfg.data.num_clusters);
+  }
+  return report;
 }
 
 }  // namespace moegrad::train

@@ -11,6 +11,7 @@
 #include "moegrad/train/config.h"
 #include "moegrad/train/grad_dump.h"
 #include "moegrad/train/model.h"
+#include "moegrad/train/routing_report.h"
 #include "moegrad/train/task.h"
 
 namespace moegrad::train {
@@ -31,6 +32,7 @@ struct TrainArgs {
   std::string resume;
   bool interactive = false;            // draw a progress bar
   GradDump dump_grads;                 // --dump-grads STEPS DIR
+  bool force = false;                  // the config's LoadOptions::force
 };
 
 struct TrainSummary {
@@ -67,6 +69,22 @@ nlohmann::json evaluate_checkpoint(const std::string& config_path, const std::ve
 // file records, and an error naming --weights when it records none.
 nlohmann::json evaluate_weights_file(const std::string& config_path, const std::vector<std::string>& overrides,
                                      const std::string& weights, const std::string& dump = "");
+
+// `moegrad inspect`: where the model comes from and how it is routed.
+struct InspectArgs {
+  std::string config_path;  // empty: the file's own config
+  std::vector<std::string> overrides;
+  std::string checkpoint;   // one of checkpoint and weights (a plain state dict, load_weights)
+  std::string weights;
+  int64_t batches = 0;       // held-out batches; 0: train.eval_batches
+  bool train_routing = false;  // route as in training (capacity_factor_train, threshold_train)
+  bool force = false;          // the config's LoadOptions::force
+};
+// Runs the model of a checkpoint or state dict (loaded as evaluate_checkpoint and
+// evaluate_weights_file load it) without gradients on the task's held-out batches, with the
+// draws evaluate() makes, and counts each MoE layer's routing. A ConfigFileError for a model
+// without MoE layers.
+RoutingReport inspect_routing(const InspectArgs& args);
 
 // For comparing the model with another implementation of it (tools/torch_reference.py):
 // writes the first eval batch (`inputs`, `targets`), the threshold-routing uniforms it is
