@@ -76,6 +76,14 @@ Tensor Routing::tokens_per_expert() const {
   return core::sum(core::binary(BinaryOp::mul, e_hot, kept_i), {0, 1, 2});
 }
 
+Tensor Routing::first_choice() const {
+  if (mode == RoutingMode::token_choice) return core::contiguous(choice(indices, 0));
+  // gates (e, b, n) are the scores of the experts that took the token, 0 elsewhere.
+  Tensor best = core::argmax(gates, 0);
+  Tensor taken = core::binary(BinaryOp::gt, core::sum(core::to(kept, DType::i64), {0}), core::scalar_like(0.0, best));
+  return core::where(taken, best, core::scalar_like(-1.0, best));
+}
+
 double Routing::dropped_fraction() const {
   const auto routed_count = static_cast<double>(core::sum(routed).item<int64_t>());
   const auto kept_count = static_cast<double>(core::sum(kept).item<int64_t>());
@@ -218,6 +226,8 @@ Routing TopNGating::route_probabilities(const Tensor& logits, const Tensor& raw_
   const int64_t n = raw_gates.size(1);
   const bool training = is_training();
   Routing r;
+  r.mode = options.routing;
+  r.dropless = options.dropless;
   r.capacity = options.capacity(n, training);
   r.logits = logits;
   r.raw_gates = raw_gates;

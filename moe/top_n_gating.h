@@ -78,7 +78,10 @@ Tensor noised_logits(const Tensor& logits, const GatingCall& call);
 
 // The gating's decision for one batch.
 struct Routing {
+  RoutingMode mode = RoutingMode::token_choice;
+  // Slots per expert and group; with dropless there is no cap (it is then n, room for all).
   int64_t capacity = 0;
+  bool dropless = false;
   Tensor logits;     // (b, n, e) before noise
   Tensor raw_gates;  // (b, n, e) probabilities over experts
   Tensor indices;    // (k, b, n) int64: choice j's expert, in descending gate order
@@ -90,6 +93,9 @@ struct Routing {
   Tensor router_z_loss;
 
   Tensor tokens_per_expert() const;  // (e) int64, kept choices per expert over the batch
+  // (b, n) int64: each token's main expert (token choice: its first choice; expert choice:
+  // the highest-scoring expert that took it, -1 when none did).
+  Tensor first_choice() const;
   double dropped_fraction() const;   // capacity drops over routed choices
 };
 

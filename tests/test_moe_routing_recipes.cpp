@@ -197,6 +197,8 @@ TEST_CASE("expert choice: each expert takes its top-c tokens, a token may get no
   CHECK(values(r.gates) == std::vector<double>{0.9, 0.7, 0, 0, 0.8, 0, 0, 0.5});
   CHECK(values(r.slots) == std::vector<double>{0, 1, 2, 2, 0, 1, 1, 1});
   CHECK(r.tokens_per_expert().to_vector<int64_t>() == std::vector<int64_t>{2, 2});
+  // Each token's main expert: the best-scoring one that took it, -1 for none.
+  CHECK(r.first_choice().to_vector<int64_t>() == std::vector<int64_t>{0, 0, -1, 1});
   CHECK(r.dropped_fraction() == 0.0);
   CHECK(values(r.balance_loss) == std::vector<double>{0.0});  // balanced by construction
 

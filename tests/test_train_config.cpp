@@ -206,3 +206,19 @@ TEST_CASE("a config extends another: its keys on top, each error located in the 
   CHECK(error(dir / "list.yaml") == (dir / "list.yaml").string() + ":1: extends: expected a config file name");
   fs::remove_all(dir);
 }
+
+TEST_CASE("one expert per token with renormalised gates is refused, or warned about with --force", "[train][config]") {
+  CHECK(error_of("model:\n  top_n: 1\n") ==
+        "t.yaml:2: model.top_n: 1 with model.renormalize_gates: true makes every gate identically 1, so the router "
+        "gets no gradient from the main loss (jingyaogong/minimind#858); set model.renormalize_gates: false "
+        "(Switch's top-1); --force overrules this");
+  CHECK(error_of("model:\n  top_n: 1\n  renormalize_gates: false\n").empty());
+  CHECK(error_of("model:\n  top_n: 1\n  routing: expert_choice\n").empty());  // top_n does not apply there
+  std::ostringstream warnings;
+  LoadOptions force;
+  force.force = true;
+  force.warnings = &warnings;
+  const Config c = parse_config("model:\n  top_n: 1\n", "t.yaml", {}, force);
+  CHECK(c.model.moe_block.moe.top_n == 1);
+  CHECK_THAT(warnings.str(), Catch::StartsWith("warning (--force): t.yaml:2: model.top_n: 1 with"));
+}

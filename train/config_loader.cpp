@@ -399,10 +399,14 @@ void validate(Config& c, const Source& src, const LoadOptions& options) {
       src.fail("model." + e.key(), e.message(), rel == related.end() ? std::vector<std::string>{} : rel->second);
     }
     const moe::MoEOptions& mo = m.moe_block.moe;
-    check(!(mo.routing == moe::RoutingMode::token_choice && mo.top_n == 1 && mo.renormalize_gates), src, "model.top_n",
-          "1 with model.renormalize_gates: true makes every gate identically 1, so the router gets no gradient from the "
-          "main loss (jingyaogong/minimind#858); set model.renormalize_gates: false (Switch's top-1)",
-          {"model.renormalize_gates"});
+    if (mo.routing == moe::RoutingMode::token_choice && mo.top_n == 1 && mo.renormalize_gates) {
+      const std::string trap =
+          "1 with model.renormalize_gates: true makes every gate identically 1, so the router gets no gradient from "
+          "the main loss (jingyaogong/minimind#858); set model.renormalize_gates: false (Switch's top-1)";
+      if (!options.force) src.fail("model.top_n", trap + "; --force overrules this", {"model.renormalize_gates"});
+      (options.warnings ? *options.warnings : std::cerr)
+          << "warning (--force): " << src.located_at("model.top_n") << ": model.top_n: " << trap << "\n";
+    }
   }
   check(d.task == kind.task, src, "data.task",
         "model.kind " + m.kind + " needs task " + kind.task, {"model.kind"});

@@ -55,22 +55,26 @@ void LayerRoutingStats::add(const moe::Routing& r, const Tensor& labels, int64_t
   add_into(routed_per_choice, routed_j);
   add_into(kept_per_choice, kept_j);
 
-  // clamp keeps log(0) out: p log p -> 0 as p -> 0.
-  const Tensor p = detach(r.raw_gates);
+  // clamp keeps log(0) out: p log p -> 0 as p -> 0. Sigmoid scores are normalised first,
+  // so the entropy is of a distribution over the experts whatever the score function.
+  const Tensor scores = detach(r.raw_gates);
+  const Tensor p = core::binary(BinaryOp::div, scores, core::sum(scores, {-1}, /*keepdim=*/true));
   const Tensor plogp = core::binary(BinaryOp::mul, p, core::unary(UnaryOp::log, core::clamp(p, 1e-30, 1.0)));
   entropy_sum -= core::sum(core::to(plogp, DType::f64)).item<double>();
   tokens += b * n;
   groups += b;
   capacity = r.capacity;
+  dropless = r.dropless;
 
   if (!labels.defined()) return;
   MOEGRAD_CHECK(labels.numel() == b * n, "routing stats: ", labels.numel(), " labels for ", b * n, " tokens");
   const std::vector<int64_t> label = labels.to_vector<int64_t>();
+  const std::vector<int64_t> main_expert = r.first_choice().to_vector<int64_t>();
   if (first_choice_by_label.empty()) first_choice_by_label.assign(num_labels, std::vector<int64_t>(e, 0));
   for (int64_t i = 0; i < b * n; ++i) {
     MOEGRAD_CHECK(label[i] >= 0 && label[i] < num_labels, "routing stats: label ", label[i], " outside [0, ",
                   num_labels, ")");
-    ++first_choice_by_label[label[i]][expert[i]];  // choice 0 of token i
+    if (main_expert[i] >= 0) ++first_choice_by_label[label[i]][main_expert[i]];  // expert choice may take none
   }
 }
 
@@ -98,7 +102,7 @@ json LayerRoutingStats::to_json() const {
             {"drop_rate_per_choice", drop_rate_per_choice()},
             {"dropped_fraction", dropped_fraction()},
             {"routing_entropy", routing_entropy()},
-            {"capacity", capacity},
+            {"capacity", dropless ? json(nullptr) : json(capacity)},
             {"groups", groups},
             {"tokens", tokens}};
   if (!first_choice_by_label.empty()) j["cluster_expert_counts"] = first_choice_by_label;
@@ -125,9 +129,9 @@ std::string format_text(const RoutingReport& r) {
     const LayerRoutingStats& l = r.layers[li];
     const size_t e = l.kept_per_expert.size();
     out += fmt::format(
-        "\nMoE layer {}: {} tokens in {} routing groups, capacity {} per expert and group; router entropy {:.3f} "
-        "nats (uniform: {:.3f})\n",
-        li, l.tokens, l.groups, l.capacity, l.routing_entropy(), std::log(static_cast<double>(e)));
+        "\nMoE layer {}: {} tokens in {} routing groups, {}; router entropy {:.3f} nats (uniform: {:.3f})\n", li,
+        l.tokens, l.groups, l.dropless ? std::string("no capacity (dropless)") : fmt::format("capacity {} per expert and group", l.capacity),
+        l.routing_entropy(), std::log(static_cast<double>(e)));
     // Demand above capacity * groups is what the cap cut off.
     std::vector<std::vector<std::string>> rows = {{"expert", "kept", "demand", "dropped"}};
     for (size_t x = 0; x < e; ++x)

@@ -17,6 +17,7 @@ struct LayerRoutingStats {
   int64_t tokens = 0;    // b * n of every batch
   int64_t groups = 0;    // b of every batch
   int64_t capacity = 0;  // per expert and group, of the last batch
+  bool dropless = false;  // no capacity
   std::vector<int64_t> kept_per_expert;    // (e) choices within capacity
   std::vector<int64_t> demand_per_expert;  // (e) choices routed (threshold routing passed), before the capacity drop
   std::vector<int64_t> routed_per_choice;  // (k)

@@ -323,7 +323,7 @@ Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int6
       first_choice.resize(out.layers.size());
       for (size_t j = 0; j < out.layers.size(); ++j) {
         std::vector<int64_t> e =
-            core::reshape(core::narrow(out.layers[j].routing.indices, 0, 0, 1), {-1}).to_vector<int64_t>();
+            core::reshape(out.layers[j].routing.first_choice(), {-1}).to_vector<int64_t>();
         first_choice[j].insert(first_choice[j].end(), e.begin(), e.end());
       }
     }
