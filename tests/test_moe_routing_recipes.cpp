@@ -8,6 +8,7 @@
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
 #include "moegrad/moe/moe.h"
+#include "moegrad/train/cluster_task.h"
 
 using namespace moegrad;
 using namespace moegrad::moe;
@@ -377,4 +378,13 @@ TEST_CASE("routing options that do not go together are refused, naming the key",
   m.score_function = ScoreFunction::sigmoid;
   m.router = MoERouterOptions{};
   CHECK(config_error([&] { MoE t(m, gen); }) == "score_function: sigmoid needs the gating's own projection (router: null)");
+}
+
+TEST_CASE("specialisation leaves out the tokens expert choice gave to no expert", "[moe][routing]") {
+  // Two clusters, each sent whole to its own expert: 1, whatever the unassigned tokens.
+  CHECK(train::specialisation({0, 0, 1, 1, 0, 1}, {0, 0, 1, 1, -1, -1}, 2, 2) == Approx(1.0));
+  // Both clusters on one expert: 0.
+  CHECK(train::specialisation({0, 1, 0, 1}, {1, 1, -1, 1}, 2, 2) == Approx(0.0));
+  CHECK(train::specialisation({0, 1}, {-1, -1}, 2, 2) == 0.0);
+  CHECK_THROWS_WITH(train::specialisation({0, 1}, {0, 2}, 2, 2), Catch::Contains("out of range"));
 }

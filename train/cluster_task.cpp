@@ -63,10 +63,18 @@ double specialisation(const std::vector<int64_t>& labels, const std::vector<int6
                       int64_t num_labels, int64_t num_experts) {
   MOEGRAD_CHECK(labels.size() == experts.size(), "specialisation: ", labels.size(), " labels but ",
                 experts.size(), " expert assignments");
-  if (labels.empty() || num_labels < 2) return 0.0;
-  std::vector<double> joint(num_labels * num_experts, 0.0), pc(num_labels, 0.0), pe(num_experts, 0.0);
-  const double n = static_cast<double>(labels.size());
+  // Tokens no expert took (expert choice: -1) are left out.
+  size_t assigned = 0;
   for (size_t i = 0; i < labels.size(); ++i) {
+    MOEGRAD_CHECK(labels[i] >= 0 && labels[i] < num_labels && experts[i] >= -1 && experts[i] < num_experts,
+                  "specialisation: label ", labels[i], " or expert ", experts[i], " out of range");
+    assigned += experts[i] >= 0;
+  }
+  if (assigned == 0 || num_labels < 2) return 0.0;
+  std::vector<double> joint(num_labels * num_experts, 0.0), pc(num_labels, 0.0), pe(num_experts, 0.0);
+  const double n = static_cast<double>(assigned);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (experts[i] < 0) continue;
     joint[labels[i] * num_experts + experts[i]] += 1.0 / n;
     pc[labels[i]] += 1.0 / n;
     pe[experts[i]] += 1.0 / n;

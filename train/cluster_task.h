@@ -27,6 +27,7 @@ class ClusterTask : public Task {
 
 // Normalised mutual information I(C; E) / H(C) between labels and assigned experts, in
 // [0, 1]: 0 when experts ignore the clusters, 1 when each expert sees one cluster only.
+// An expert of -1 (a token expert choice gave to none) is left out.
 double specialisation(const std::vector<int64_t>& labels, const std::vector<int64_t>& experts,
                       int64_t num_labels, int64_t num_experts);
 
