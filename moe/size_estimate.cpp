@@ -41,7 +41,13 @@ double moe_parameter_count(const MoEOptions& o) {
 }
 
 double idle_expert_parameter_count(const MoEOptions& o) {
-  return static_cast<double>(o.num_experts - o.top_n) * expert_parameter_count(o.expert());
+  // Token choice: top_n experts per token (at most; threshold routing and drops may send
+  // fewer). Expert choice: e * c / n, which is capacity_factor_train on average. Shared
+  // experts are never idle.
+  const double e = static_cast<double>(o.num_experts);
+  const double active = o.routing == RoutingMode::expert_choice ? std::min(e, o.capacity_factor_train)
+                                                                 : static_cast<double>(o.top_n);
+  return (e - active) * expert_parameter_count(o.expert());
 }
 
 double block_parameter_count(const SparseMoEBlockOptions& o) {

@@ -16,8 +16,9 @@ double router_parameter_count(const MoERouterOptions& o);
 double moe_parameter_count(const MoEOptions& o);
 double block_parameter_count(const SparseMoEBlockOptions& o);
 // The parameters of one MoE layer that a token does not pass through: the num_experts - top_n
-// experts it is not routed to. A model's parameters active per token are its parameters less
-// this, for each MoE layer.
+// experts it is not routed to (expert choice: num_experts - capacity_factor_train, the
+// experts a token gets on average; shared experts are always active). A model's parameters
+// active per token are its parameters less this, for each MoE layer.
 double idle_expert_parameter_count(const MoEOptions& o);
 
 // Forward activation elements of one expert over `tokens` tokens.

@@ -8,6 +8,7 @@
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
 #include "moegrad/moe/moe.h"
+#include "moegrad/moe/size_estimate.h"
 #include "moegrad/train/cluster_task.h"
 
 using namespace moegrad;
@@ -387,4 +388,21 @@ TEST_CASE("specialisation leaves out the tokens expert choice gave to no expert"
   CHECK(train::specialisation({0, 1, 0, 1}, {1, 1, -1, 1}, 2, 2) == Approx(0.0));
   CHECK(train::specialisation({0, 1}, {-1, -1}, 2, 2) == 0.0);
   CHECK_THROWS_WITH(train::specialisation({0, 1}, {0, 2}, 2, 2), Catch::Contains("out of range"));
+}
+
+TEST_CASE("active parameters per token: expert choice counts capacity_factor experts, shared experts are active",
+          "[moe][routing]") {
+  MoEOptions top2{.dim = 8, .num_experts = 8, .expert_hidden_mult = 2.0};
+  const double expert = expert_parameter_count(top2.expert());
+  CHECK(idle_expert_parameter_count(top2) == 6 * expert);
+  MoEOptions chosen = top2;
+  chosen.routing = RoutingMode::expert_choice;
+  chosen.capacity_factor_train = 2.0;  // c = 2 n / e: two experts per token on average
+  CHECK(idle_expert_parameter_count(chosen) == idle_expert_parameter_count(top2));
+  chosen.capacity_factor_train = 20.0;  // every expert takes every token: none idle
+  CHECK(idle_expert_parameter_count(chosen) == 0.0);
+  MoEOptions shared = top2;
+  shared.num_shared_experts = 2;
+  CHECK(idle_expert_parameter_count(shared) == idle_expert_parameter_count(top2));
+  CHECK(moe_parameter_count(shared) == moe_parameter_count(top2) + 2 * expert);
 }
