@@ -406,3 +406,51 @@ TEST_CASE("active parameters per token: expert choice counts capacity_factor exp
   CHECK(idle_expert_parameter_count(shared) == idle_expert_parameter_count(top2));
   CHECK(moe_parameter_count(shared) == moe_parameter_count(top2) + 2 * expert);
 }
+
+TEST_CASE("gates and balance losses are gradchecked under each score and routing, the choices held fixed",
+          "[moe][routing]") {
+  struct Case {
+    const char* name;
+    std::function<void(TopNGatingOptions&)> set;
+  };
+  const std::vector<Case> cases = {
+      {"softmax st_moe", [](TopNGatingOptions&) {}},
+      {"sigmoid seq_aux", [](TopNGatingOptions& o) {
+         o.score_function = ScoreFunction::sigmoid;
+         o.balance_loss = BalanceLoss::seq_aux;
+       }},
+      {"expert bias, switch", [](TopNGatingOptions& o) {
+         o.expert_bias = true;
+         o.balance_loss = BalanceLoss::switch_;
+       }},
+      {"not renormalised, gshard", [](TopNGatingOptions& o) {
+         o.renormalize_gates = false;
+         o.balance_loss = BalanceLoss::gshard;
+       }},
+      {"expert choice", [](TopNGatingOptions& o) { o.routing = RoutingMode::expert_choice; }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    TopNGatingOptions o{.dim = 1, .num_gates = 4};
+    o.min_expert_capacity = 1;
+    o.capacity_factor_train = 1.5;
+    c.set(o);
+    Generator gen(1);
+    TopNGating gating(o, gen, DType::f64, /*with_projection=*/false);
+    if (o.expert_bias) core::copy_(gating.expert_bias, from_vector(std::vector<double>{0.3, 0, -0.2, 0.1}, {4}, DType::f64));
+    Generator data(7);
+    Tensor z = requires_grad_(randn({2, 5, 4}, data, DType::f64));
+    GatingCall call;
+    call.route_uniforms = rand({2, 2, 5}, data, DType::f64);
+    auto scores = [&](const Tensor& logits) {
+      return o.score_function == ScoreFunction::sigmoid ? sigmoid(logits) : softmax(logits, -1);
+    };
+    GradcheckReport gates = gradcheck(
+        [&](const TensorList& in) { return gating.route_probabilities(in[0], scores(in[0]), call).gates; }, {z});
+    CHECK(gates.ok);
+    GradcheckReport loss = gradcheck(
+        [&](const TensorList& in) { return gating.route_probabilities(in[0], scores(in[0]), call).balance_loss; },
+        {z});
+    CHECK(loss.ok);
+  }
+}
