@@ -1,6 +1,8 @@
 // TopNGating and MoERouter behaviour, worked out from the spec rather than the fixtures.
 #include <catch2/catch.hpp>
 
+#include "config_errors.h"
+
 #include <cmath>
 #include <set>
 
@@ -24,14 +26,7 @@ TopNGatingOptions small_options(int64_t dim = 6, int64_t e = 4, int64_t k = 2) {
   return o;
 }
 
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::config_error;
 }  // namespace
 
 TEST_CASE("bad gating arguments fail at construction, naming the argument", "[moe]") {

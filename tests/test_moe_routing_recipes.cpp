@@ -3,6 +3,8 @@
 // where the two should agree.
 #include <catch2/catch.hpp>
 
+#include "config_errors.h"
+
 #include <cmath>
 
 #include "moegrad/autograd/autograd.h"
@@ -18,14 +20,7 @@ namespace {
 
 std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
-std::string config_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::config_error;
 
 // The 2 x 3 case: two tokens, three experts, both tokens' first choice expert 0; their
 // second choices are experts 1 and 2. With capacity 1 token 1's first choice is dropped.
