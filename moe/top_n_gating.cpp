@@ -147,7 +147,7 @@ Tensor threshold_routed(const Tensor& gates, const Tensor& thresholds, const Gat
 
 void TopNGating::choose_by_token(Routing& r, const GatingCall& call) {
   const int64_t e = options.num_gates, k = options.top_n;
-  const int64_t b = r.raw_gates.size(0), n = r.raw_gates.size(1);
+  const int64_t b = r.raw_gates.size(0);
   const DType dt = r.raw_gates.dtype();
 
   // Top-n choices; with differentiable_topk the gate values are the coordinate-descent mask.
@@ -193,7 +193,6 @@ void TopNGating::choose_by_token(Routing& r, const GatingCall& call) {
   r.slots = core::stack(slots, 0);
   r.kept = core::binary(BinaryOp::gt, core::sum(kept_mask, {-1}), core::scalar_like(0.0, kept_mask));
   r.gates = gates * core::to(r.kept, dt);
-  (void)n;
 }
 
 // Zhou et al. 2022 (arXiv 2202.09368), eq. 1-2: G, I = TopK(S^T, c) per expert over the
