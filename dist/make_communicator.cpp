@@ -6,12 +6,25 @@
 #if MOEGRAD_WITH_MPI
 #include "moegrad/dist/mpi_communicator.h"
 #endif
+#if MOEGRAD_WITH_NCCL
+#include "moegrad/dist/nccl_communicator.h"
+#endif
 
 namespace moegrad::dist {
 
 bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr; }
 
 bool built_with_mpi() { return MOEGRAD_WITH_MPI != 0; }
+
+bool built_with_nccl() { return MOEGRAD_WITH_NCCL != 0; }
+
+std::unique_ptr<Communicator> make_nccl_communicator([[maybe_unused]] int device) {
+#if MOEGRAD_WITH_NCCL
+  return std::make_unique<NcclCommunicator>(make_communicator(), device);
+#else
+  throw Error("make_nccl_communicator: this moegrad was built without NCCL (MOEGRAD_NCCL=OFF)");
+#endif
+}
 
 std::unique_ptr<Communicator> make_communicator() {
 #if MOEGRAD_WITH_MPI

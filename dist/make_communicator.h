@@ -15,4 +15,10 @@ bool launched_by_mpirun();
 // Whether this build has MpiCommunicator (MOEGRAD_MPI).
 bool built_with_mpi();
 
+// Whether this build has NcclCommunicator (MOEGRAD_NCCL).
+bool built_with_nccl();
+// A NcclCommunicator on CUDA device `device`, bootstrapped over make_communicator()'s group.
+// Throws when the build has no NCCL.
+std::unique_ptr<Communicator> make_nccl_communicator(int device);
+
 }  // namespace moegrad::dist

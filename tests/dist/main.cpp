@@ -2,10 +2,19 @@
 // (tests/dist/run_ranks.sh). A failed assertion on any rank ends the whole job at once
 // (MPI_Abort through abort_job): the other ranks would otherwise wait forever in the next
 // collective, and the test would end only at ctest's timeout.
+//
+// With --nccl the same tests run on device tensors through a NcclCommunicator (rank r on
+// GPU r mod the device count); without NCCL or a device every rank exits 77 (Not Run).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
+
+#include "moegrad/core/cuda/cuda_backend.h"
+#include "moegrad/core/elementwise.h"
 
 #include "moegrad/dist/make_communicator.h"
 #include "moegrad/dist/mpi_session.h"
@@ -34,15 +43,39 @@ std::unique_ptr<moegrad::dist::Communicator>& world_slot() {
   return world;
 }
 
+moegrad::Device& device_slot() {
+  static moegrad::Device device = moegrad::Device::cpu();
+  return device;
+}
+
 }  // namespace
 
 namespace moegrad::dist {
 Communicator& test_world() { return *world_slot(); }
+Device test_device() { return device_slot(); }
+Tensor on_test_device(const Tensor& t) { return core::to(t, device_slot()); }
 }  // namespace moegrad::dist
 
 int main(int argc, char** argv) {
-  world_slot() = moegrad::dist::make_communicator();
-  const int failed = Catch::Session().run(argc, argv);
+  std::vector<char*> args(argv, argv + argc);
+  const bool nccl = args.size() > 1 && std::strcmp(args[1], "--nccl") == 0;
+  if (nccl) {
+    args.erase(args.begin() + 1);
+    if (!moegrad::dist::built_with_nccl() || !moegrad::cuda_device_available()) {
+      std::printf("NCCL collectives not run: %s\n", moegrad::dist::built_with_nccl()
+                                                       ? moegrad::cuda_unavailable_reason().c_str()
+                                                       : "built without NCCL (MOEGRAD_NCCL=OFF)");
+      return 77;
+    }
+    std::unique_ptr<moegrad::dist::Communicator> host = moegrad::dist::make_communicator();
+    const int device = host->rank() % moegrad::cuda_device_count();
+    host.reset();
+    world_slot() = moegrad::dist::make_nccl_communicator(device);
+    device_slot() = moegrad::Device::cuda(device);
+  } else {
+    world_slot() = moegrad::dist::make_communicator();
+  }
+  const int failed = Catch::Session().run(static_cast<int>(args.size()), args.data());
   // Every rank leaves together; a rank whose run failed without an assertion (a bad
   // command line) must not leave the others behind either.
   if (failed != 0) moegrad::dist::abort_job("the test run failed", 1);

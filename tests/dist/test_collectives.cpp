@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "moegrad/core/creation.h"
+#include "moegrad/core/elementwise.h"
 #include "moegrad/core/views.h"
 #include "moegrad/dist/communicator.h"
 #include "tests/dist/world.h"
@@ -38,7 +39,7 @@ Tensor outgoing(int from, const std::vector<int64_t>& counts, DType dtype) {
     }
     rows += counts[to];
   }
-  return from_vector(v, {rows, kCols}, dtype);
+  return dist::on_test_device(from_vector(v, {rows, kCols}, dtype));
 }
 
 // What rank `to` must hold after the exchange: rank i's rows for it, in rank order.
@@ -66,7 +67,7 @@ TEST_CASE("all_reduce sums over ranks, in place and returning", "[dist]") {
       mine.push_back(i + 10.0 * w.rank());
       expected.push_back(n * i + 10.0 * n * (n - 1) / 2);
     }
-    Tensor t = from_vector(mine, {2, 3}, dtype);
+    Tensor t = dist::on_test_device(from_vector(mine, {2, 3}, dtype));
     Tensor sum = w.all_reduce(t);
     CHECK(sum.dtype() == dtype);
     CHECK(sum.shape() == Shape{2, 3});
@@ -109,7 +110,7 @@ TEST_CASE("all_to_all_v with uneven and zero counts", "[dist]") {
   }
   SECTION("nothing at all to send or receive") {
     const std::vector<int64_t> none(static_cast<size_t>(n), 0);
-    Tensor out = w.all_to_all_v(zeros({0, kCols}, DType::f64), none, none);
+    Tensor out = w.all_to_all_v(zeros({0, kCols}, DType::f64, dist::test_device()), none, none);
     CHECK(out.shape() == Shape{0, kCols});
   }
 }
@@ -157,7 +158,7 @@ TEST_CASE("broadcast_ gives every rank the root's values", "[dist]") {
   const int root = w.size() - 1;
   for (DType dtype : kDtypes) {
     INFO(dtype);
-    Tensor t = from_vector(row_values(w.rank(), 0, 0), {kCols}, dtype);
+    Tensor t = dist::on_test_device(from_vector(row_values(w.rank(), 0, 0), {kCols}, dtype));
     w.broadcast_(t, root);
     CHECK(t.to_vector<double>() == row_values(root, 0, 0));
   }
@@ -172,7 +173,7 @@ TEST_CASE("split: groups by color, ranked by key", "[dist]") {
     CHECK(reversed->size() == n);
     CHECK(reversed->rank() == n - 1 - w.rank());
     // gathered in the sub-group's rank order: world ranks n-1 .. 0
-    Tensor order = reversed->all_gather(from_vector(std::vector<int64_t>{w.rank()}, {1}, DType::i64));
+    Tensor order = reversed->all_gather(dist::on_test_device(from_vector(std::vector<int64_t>{w.rank()}, {1}, DType::i64)));
     std::vector<int64_t> expected;
     for (int i = n - 1; i >= 0; --i) expected.push_back(i);
     CHECK(order.to_vector<int64_t>() == expected);
@@ -187,22 +188,22 @@ TEST_CASE("split: groups by color, ranked by key", "[dist]") {
     }
     CHECK(parity->size() == members);
     CHECK(parity->rank() == below);
-    Tensor sum = parity->all_reduce(from_vector(std::vector<double>{double(w.rank())}, {1}, DType::f64));
+    Tensor sum = parity->all_reduce(dist::on_test_device(from_vector(std::vector<double>{double(w.rank())}, {1}, DType::f64)));
     CHECK(sum.item<double>() == rank_sum);
     // and the world is still whole beside it
-    CHECK(w.all_reduce(ones({1}, DType::f64)).item<double>() == n);
+    CHECK(w.all_reduce(ones({1}, DType::f64, dist::test_device())).item<double>() == n);
   }
 }
 
 TEST_CASE("bad arguments throw on the rank that passed them, before any exchange", "[dist]") {
   dist::Communicator& w = test_world();
   const std::vector<int64_t> too_few(static_cast<size_t>(w.size()) + 1, 0);
-  CHECK_THROWS_WITH(w.all_to_all_v(zeros({0, 2}), too_few, too_few),
+  CHECK_THROWS_WITH(w.all_to_all_v(zeros({0, 2}, DType::f32, dist::test_device()), too_few, too_few),
                     Catch::Contains("expected one per rank"));
   std::vector<int64_t> wrong_sum(static_cast<size_t>(w.size()), 0);
-  CHECK_THROWS_WITH(w.all_to_all_v(zeros({1, 2}), wrong_sum, wrong_sum), Catch::Contains("sum to 0 rows, x has 1"));
-  CHECK_THROWS_WITH(w.all_reduce_(core::transpose(zeros({2, 3}), 0, 1)), Catch::Contains("contiguous"));
-  CHECK_THROWS_WITH(w.broadcast_(zeros({1}), w.size()), Catch::Contains("is not a rank"));
+  CHECK_THROWS_WITH(w.all_to_all_v(zeros({1, 2}, DType::f32, dist::test_device()), wrong_sum, wrong_sum), Catch::Contains("sum to 0 rows, x has 1"));
+  CHECK_THROWS_WITH(w.all_reduce_(core::transpose(zeros({2, 3}, DType::f32, dist::test_device()), 0, 1)), Catch::Contains("contiguous"));
+  CHECK_THROWS_WITH(w.broadcast_(zeros({1}, DType::f32, dist::test_device()), w.size()), Catch::Contains("is not a rank"));
 }
 
 // Run only by ctest dist_failing_rank_aborts_the_job: the last rank fails an assertion while
