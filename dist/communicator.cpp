@@ -17,6 +17,7 @@ Tensor Communicator::all_reduce(const Tensor& t) {
 
 Tensor Communicator::all_to_all(const Tensor& x) {
   check_exchangeable("all_to_all", x);
+  MOEGRAD_CHECK(x.dim() >= 1, "all_to_all: expected a tensor with at least one axis, got a scalar");
   MOEGRAD_CHECK(x.size(0) % size() == 0, "all_to_all: ", x.size(0), " rows do not split equally over ",
                 size(), " ranks");
   std::vector<int64_t> counts(static_cast<size_t>(size()), x.size(0) / size());
@@ -25,6 +26,7 @@ Tensor Communicator::all_to_all(const Tensor& x) {
 
 Tensor Communicator::all_gather(const Tensor& x) {
   check_exchangeable("all_gather", x);
+  MOEGRAD_CHECK(x.dim() >= 1, "all_gather: expected a tensor with at least one axis, got a scalar");
   std::vector<int64_t> counts(static_cast<size_t>(size()), x.size(0));
   return all_gather_v(x, counts);
 }

@@ -49,6 +49,7 @@ TEST_CASE("serial communicator: arguments are checked as on any size", "[dist]")
   CHECK_THROWS_WITH(c.all_gather_v(zeros({2, 1}), one), Catch::Contains("counts[0] is 1, this rank's x has 2 rows"));
   CHECK_THROWS_WITH(c.broadcast_(zeros({1}), /*root=*/1), Catch::Contains("root 1 is not a rank"));
   CHECK_THROWS_WITH(c.all_reduce_(zeros({1}, DType::b8)), Catch::Contains("expected a float32, float64 or int64"));
+  CHECK_THROWS_WITH(c.all_to_all(zeros({})), Catch::Contains("at least one axis"));
   CHECK_THROWS_WITH(c.all_gather(core::transpose(zeros({2, 3}), 0, 1)), Catch::Contains("contiguous"));
 }
 
