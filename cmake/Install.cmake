@@ -7,7 +7,7 @@ set(MOEGRAD_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/moegrad)
 foreach(layer IN LISTS MOEGRAD_LAYERS)
   install(DIRECTORY ${layer}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/moegrad/${layer} FILES_MATCHING PATTERN "*.h")
 endforeach()
-install(TARGETS moegrad_core moegrad_autograd moegrad_nn moegrad_moe moegrad_train moegrad_lib
+install(TARGETS moegrad_core moegrad_dist moegrad_autograd moegrad_nn moegrad_moe moegrad_train moegrad_lib
         EXPORT moegradTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS moegrad RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT moegradTargets NAMESPACE moegrad:: DESTINATION ${MOEGRAD_CMAKE_DIR})

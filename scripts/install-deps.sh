@@ -12,6 +12,7 @@ packages=(
   libcli11-dev      # command line
   nlohmann-json3-dev  # safetensors headers, metrics
   xz-utils          # the GPU check's bundle (scripts/gpu-bundle.sh)
+  openmpi-bin libopenmpi-dev  # mpirun and MPI for the communicator (dist/) and its 2-rank tests
 )
 
 # `install-deps.sh fuzz` adds what `make fuzz` needs: clang with libFuzzer.

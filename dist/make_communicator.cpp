@@ -1,0 +1,40 @@
+#include "moegrad/dist/make_communicator.h"
+
+#include <cstdlib>
+
+#include "moegrad/dist/serial_communicator.h"
+#if MOEGRAD_WITH_MPI
+#include "moegrad/dist/mpi_communicator.h"
+#endif
+#if MOEGRAD_WITH_NCCL
+#include "moegrad/dist/nccl_communicator.h"
+#endif
+
+namespace moegrad::dist {
+
+bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr; }
+
+bool built_with_mpi() { return MOEGRAD_WITH_MPI != 0; }
+
+bool built_with_nccl() { return MOEGRAD_WITH_NCCL != 0; }
+
+std::unique_ptr<Communicator> make_nccl_communicator([[maybe_unused]] int device) {
+#if MOEGRAD_WITH_NCCL
+  return std::make_unique<NcclCommunicator>(make_communicator(), device);
+#else
+  throw Error("make_nccl_communicator: this moegrad was built without NCCL (MOEGRAD_NCCL=OFF)");
+#endif
+}
+
+std::unique_ptr<Communicator> make_communicator() {
+#if MOEGRAD_WITH_MPI
+  if (launched_by_mpirun()) return std::make_unique<MpiCommunicator>();
+#else
+  // Without MPI every rank would silently train alone on the whole batch.
+  MOEGRAD_CHECK(!launched_by_mpirun(),
+                "started by mpirun, but this moegrad was built without MPI (install libopenmpi-dev and rebuild)");
+#endif
+  return std::make_unique<SerialCommunicator>();
+}
+
+}  // namespace moegrad::dist
