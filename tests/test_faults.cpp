@@ -34,7 +34,7 @@ constexpr int64_t kSmallSteps = 200;
 
 TrainSummary train_quietly(const std::vector<std::string>& overrides, const fs::path& out, const std::string& resume = "") {
   std::ostringstream log;
-  return run_training({kToy, overrides, resume.empty() ? out.string() : "", resume, false}, log);
+  return run_training({kToy, overrides, resume.empty() ? out.string() : "", resume, false, {}, false}, log);
 }
 
 pid_t spawn_training(const fs::path& out, const std::vector<std::string>& overrides) {
