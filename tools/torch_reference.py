@@ -28,7 +28,7 @@ safetensors, a missing or misshapen tensor, a config this tool does not reproduc
 `model.router` or `model.differentiable_topk: true`), with a message naming the file and key.
 
 The modules follow moegrad's (moe/, nn/, train/mlp_models.cpp), which follow st-moe-pytorch
-(../shared/spec/MOE_SPEC.md); they are written out here, not imported, so that this file
+(docs/moe_semantics.md); they are written out here, not imported, so that this file
 needs nothing but torch and PyYAML. The experts run through the dense dispatch and combine
 tensors of the spec (moegrad's `dispatch: dense`), which moegrad's indexed dispatch matches.
 Only eval mode is reproduced: no gate noise, and no aux losses (they are not in the main loss).

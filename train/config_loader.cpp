@@ -366,6 +366,16 @@ void check_rules(const std::function<std::optional<KeyProblem>(const Config&)>& 
   if (const std::optional<KeyProblem> p = rules(c)) src.fail(p->key, p->message, p->related);
 }
 
+// A refusal that --force turns into a warning saying what was overruled; `commands` names
+// where --force exists when that is not obvious.
+void refuse_unless_forced(const Source& src, const LoadOptions& options, const std::string& key,
+                          const std::string& message, const std::string& commands,
+                          const std::vector<std::string>& related = {}) {
+  if (!options.force) src.fail(key, message + "; --force overrules this" + commands, related);
+  (options.warnings ? *options.warnings : std::cerr)
+      << "warning (--force): " << src.located_at(key) << ": " << key << ": " << message << "; going on as asked\n";
+}
+
 void validate(Config& c, const Source& src, const LoadOptions& options) {
   const ModelConfig& m = c.model;
   const DataConfig& d = c.data;
@@ -403,9 +413,7 @@ void validate(Config& c, const Source& src, const LoadOptions& options) {
       const std::string trap =
           "1 with model.renormalize_gates: true makes every gate identically 1, so the router gets no gradient from "
           "the main loss (jingyaogong/minimind#858); set model.renormalize_gates: false (Switch's top-1)";
-      if (!options.force) src.fail("model.top_n", trap + "; --force overrules this", {"model.renormalize_gates"});
-      (options.warnings ? *options.warnings : std::cerr)
-          << "warning (--force): " << src.located_at("model.top_n") << ": model.top_n: " << trap << "\n";
+      refuse_unless_forced(src, options, "model.top_n", trap, "", {"model.renormalize_gates"});
     }
   }
   check(d.task == kind.task, src, "data.task",
@@ -423,10 +431,7 @@ void validate(Config& c, const Source& src, const LoadOptions& options) {
   try {
     require_memory(need.total_bytes(), "this run (" + need.breakdown() + ")");
   } catch (const OutOfMemoryError& e) {
-    if (!options.force) src.fail(need.dominating_key, std::string(e.what()) + "; --force overrules this (train, check-config, inspect)");
-    (options.warnings ? *options.warnings : std::cerr)
-        << "warning (--force): " << src.located_at(need.dominating_key) << ": " << need.dominating_key << ": "
-        << e.what() << "; going on as asked\n";
+    refuse_unless_forced(src, options, need.dominating_key, e.what(), " (train, check-config, inspect)");
   }
 }
 
