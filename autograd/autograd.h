@@ -5,6 +5,7 @@
 #include "moegrad/autograd/function.h"
 #include "moegrad/autograd/gradcheck.h"
 #include "moegrad/autograd/grad_mode.h"
+#include "moegrad/autograd/ops/collective.h"
 #include "moegrad/autograd/ops/elementwise.h"
 #include "moegrad/autograd/ops/fused.h"
 #include "moegrad/autograd/ops/indexing.h"

@@ -5,6 +5,7 @@
 #include "moegrad/dist/serial_communicator.h"
 #if MOEGRAD_WITH_MPI
 #include "moegrad/dist/mpi_communicator.h"
+#include "moegrad/dist/mpi_session.h"
 #endif
 #if MOEGRAD_WITH_NCCL
 #include "moegrad/dist/nccl_communicator.h"
@@ -13,6 +14,13 @@
 namespace moegrad::dist {
 
 bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr; }
+
+void end_job_if_failed([[maybe_unused]] int code) {
+#if MOEGRAD_WITH_MPI
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (code != 0 && size && std::atoi(size) > 1) abort_job("this rank failed (its message is above)", code);
+#endif
+}
 
 bool built_with_mpi() { return MOEGRAD_WITH_MPI != 0; }
 

@@ -12,6 +12,11 @@ std::unique_ptr<Communicator> make_communicator();
 // True when mpirun started this process (OpenMPI sets OMPI_COMM_WORLD_SIZE in each rank).
 bool launched_by_mpirun();
 
+// A rank of an mpirun job of several ranks that ends with `code` (non-zero) on its own
+// ends every rank, with that code: the others may be waiting for it in a collective.
+// Nothing outside such a job.
+void end_job_if_failed(int code);
+
 // Whether this build has MpiCommunicator (MOEGRAD_MPI).
 bool built_with_mpi();
 

@@ -28,10 +28,24 @@ struct DispatchTrace {
   TensorList expert_outputs;
 };
 
-// x (b, n, d) -> (b, n, d) through `experts` as `r` decided.
+// Experts spread over the ranks of `group` (Experts::keep_part): each rank's tokens travel
+// to their expert's rank and back by all-to-all, whose backward is the reverse exchange.
+struct ExpertParallel {
+  dist::Communicator* group = nullptr;
+  // The ranks hold parts of the same rows (data_axis 1): their capacity buffers for an
+  // expert are disjoint parts of the one buffer a single process fills, and are summed on
+  // arrival (exactly: every slot is zero in all parts but one). Otherwise each rank's rows
+  // are rows of their own, and arrive side by side in rank order.
+  bool parts_share_rows = false;
+};
+
+// x (b, n, d) -> (b, n, d) through `experts` as `r` decided; with `ep`, `experts` holds
+// this rank's part and r is the decision for this rank's tokens.
 Tensor dense_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                      PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr);
+                      PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr,
+                      const ExpertParallel* ep = nullptr);
 Tensor indexed_dispatch(const Tensor& x, const Routing& r, Experts& experts, bool straight_through,
-                        PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr);
+                        PhaseTimes* times = nullptr, DispatchTrace* trace = nullptr,
+                        const ExpertParallel* ep = nullptr);
 
 }  // namespace moegrad::moe

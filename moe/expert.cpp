@@ -29,6 +29,20 @@ Experts::Experts(int64_t num_experts, const ExpertOptions& opt, Generator& gen, 
   if (num_experts < 1) throw ConfigError("num_experts", str_cat("must be >= 1, got ", num_experts));
   register_module("experts", experts, std::make_shared<nn::ModuleList<Expert>>());
   for (int64_t i = 0; i < num_experts; ++i) experts->push_back(std::make_shared<Expert>(opt, gen, dtype));
+  total_ = num_experts;
+}
+
+void Experts::keep_part(dist::Communicator& group) {
+  MOEGRAD_CHECK(group_ == nullptr, "Experts::keep_part: already split over a group");
+  const int64_t k = group.size();
+  MOEGRAD_CHECK(total_ % k == 0, "Experts::keep_part: ", total_, " experts do not split over ", k, " ranks");
+  const int64_t count = total_ / k;
+  first_ = group.rank() * count;
+  auto part = std::make_shared<nn::ModuleList<Expert>>(static_cast<size_t>(first_));
+  for (int64_t i = 0; i < count; ++i)
+    part->push_back(experts->begin()[first_ + i]);
+  experts = part;
+  group_ = &group;
 }
 
 Tensor Experts::forward(const Tensor& x) {

@@ -81,22 +81,43 @@ MoE::MoE(const MoEOptions& opt, Generator& gen, DType dtype) : options(opt) {
 }
 
 Routing MoE::route(const Tensor& x, const GatingCall& given) {
-  if (!router) return gate->route(x, given);
+  // Under data parallelism the whole batch's logits: the rest of the decision is then the
+  // single process's, on every rank.
+  auto whole = [&](const Tensor& t) {
+    return split_batch(given) ? all_gather(t, *given.data_group, given.data_axis) : t;
+  };
+  if (!router) {
+    MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "MoE: input of shape ", x.shape(),
+                  " must be (batch, seq, dim=", options.dim, ")");
+    return gate->route_logits(whole(gate->to_gates->forward(x)), given);
+  }
   const GatingCall call = gate->with_generator(given);
   router->set_generator(call.gen);
-  Tensor logits = router->logits(x);
+  Tensor logits = whole(router->logits(x));
   return gate->route_probabilities(logits, router->probabilities(noised_logits(logits, call)), call);
 }
 
+bool split_batch(const GatingCall& call) { return call.data_group != nullptr && call.data_group->size() > 1; }
+
 MoEOutput MoE::forward(const Tensor& x, const GatingCall& call, PhaseTimes* times) {
   MoEOutput out;
+  Routing own;  // the decision for this rank's part of the batch
   {
     PhaseClock clock(slot(times, &PhaseTimes::gating));
     out.routing = route(x, call);
+    own = out.routing;
+    if (split_batch(call)) {
+      const int64_t part = x.size(call.data_axis);
+      own = out.routing.part(call.data_axis, call.data_group->rank() * part, part);
+    }
   }
+  MOEGRAD_CHECK(experts->group() == nullptr || split_batch(call),
+                "MoE: its experts are spread over ranks, so every forward needs the batch split over them (GatingCall::data_group)");
+  const ExpertParallel ep{experts->group(), call.data_axis == 1};
+  const ExpertParallel* spread = experts->group() ? &ep : nullptr;
   const bool st = options.straight_through_dispatch_tensor;
-  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, out.routing, *experts, st, times, &out.trace)
-                                                    : indexed_dispatch(x, out.routing, *experts, st, times, &out.trace);
+  out.outputs = options.dispatch == Dispatch::dense ? dense_dispatch(x, own, *experts, st, times, &out.trace, spread)
+                                                    : indexed_dispatch(x, own, *experts, st, times, &out.trace, spread);
   if (shared_experts) {
     PhaseClock clock(slot(times, &PhaseTimes::experts));
     for (auto& shared : *shared_experts) out.outputs = out.outputs + shared->forward(x);

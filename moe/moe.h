@@ -40,6 +40,8 @@ struct MoEOutput {
   Tensor total_aux_loss;
   Tensor balance_loss;
   Tensor router_z_loss;
+  // The whole batch's decision, also under data parallelism (GatingCall::data_group), where
+  // outputs are this rank's part only: every rank's metrics are then the single process's.
   Routing routing;
   DispatchTrace trace;
 };
@@ -60,6 +62,9 @@ class MoE : public nn::Module {
   // From the gating's own projection, or from the router's probabilities.
   Routing route(const Tensor& x, const GatingCall& call);
 };
+
+// Whether `call` splits the batch over more than one rank.
+bool split_batch(const GatingCall& call);
 
 struct SparseMoEBlockOptions {
   MoEOptions moe;

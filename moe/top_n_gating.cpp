@@ -84,6 +84,20 @@ Tensor Routing::first_choice() const {
   return core::where(taken, best, core::scalar_like(-1.0, best));
 }
 
+Routing Routing::part(int64_t axis, int64_t start, int64_t length) const {
+  Routing p = *this;
+  auto per_choice = [&](const Tensor& t) { return core::contiguous(core::narrow(t, axis + 1, start, length)); };
+  auto per_token = [&](const Tensor& t) { return t.defined() ? core::narrow(t, axis, start, length) : t; };
+  p.indices = per_choice(indices);
+  p.routed = per_choice(routed);
+  p.kept = per_choice(kept);
+  p.slots = per_choice(slots);
+  p.gates = narrow(gates, axis + 1, start, length);
+  p.logits = per_token(logits);
+  p.raw_gates = per_token(raw_gates);
+  return p;
+}
+
 double Routing::dropped_fraction() const {
   const auto routed_count = static_cast<double>(core::sum(routed).item<int64_t>());
   const auto kept_count = static_cast<double>(core::sum(kept).item<int64_t>());
@@ -116,8 +130,11 @@ Routing TopNGating::route(const Tensor& x, const GatingCall& given) {
   MOEGRAD_CHECK(to_gates != nullptr, "TopNGating: built without a projection; use route_probabilities");
   MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "TopNGating: input of shape ", x.shape(),
                 " must be (batch, seq, dim=", options.dim, ")");
+  return route_logits(to_gates->forward(x), given);
+}
+
+Routing TopNGating::route_logits(const Tensor& logits, const GatingCall& given) {
   const GatingCall call = with_generator(given);
-  Tensor logits = to_gates->forward(x);
   Tensor noised = noised_logits(logits, call);
   Tensor scores = options.score_function == ScoreFunction::sigmoid ? sigmoid(noised) : softmax(noised, -1);
   return route_probabilities(logits, scores, call);

@@ -12,6 +12,7 @@
 
 #include "moegrad/core/generator.h"
 #include "moegrad/core/option_fields.h"
+#include "moegrad/dist/communicator.h"
 #include "moegrad/nn/linear.h"
 
 namespace moegrad::moe {
@@ -67,9 +68,15 @@ struct TopNGatingOptions {
 struct GatingCall {
   bool noise_gates = false;
   double noise_mult = 1.0;
-  Tensor route_uniforms;  // (k, b, n)
-  Tensor gate_noise;      // (b, n, e), already -log(-log u)
+  Tensor route_uniforms;  // (k, b, n) of the whole batch
+  Tensor gate_noise;      // (b, n, e) of the whole batch, already -log(-log u)
   Generator* gen = nullptr;
+  // Data parallelism: the input holds this rank's part of the batch along `data_axis` (0:
+  // whole rows, 1: tokens of each row), equal parts in rank order over `data_group`. The
+  // gating gathers every rank's logits and routes the whole batch, as one process would
+  // (capacity, drops, balance losses and draws alike); each rank then sends its own part.
+  dist::Communicator* data_group = nullptr;
+  int64_t data_axis = 0;
 };
 
 // logits + noise_mult * gumbel noise when call.noise_gates (the given noise, or draws from
@@ -97,6 +104,9 @@ struct Routing {
   // the highest-scoring expert that took it, -1 when none did).
   Tensor first_choice() const;
   double dropped_fraction() const;   // capacity drops over routed choices
+  // The decision for a part of the batch: `length` entries from `start` along `axis` of
+  // (b, n); the gates keep their graph.
+  Routing part(int64_t axis, int64_t start, int64_t length) const;
 };
 
 struct GatingOutput {
@@ -117,6 +127,8 @@ class TopNGating : public nn::Module {
   GatingOutput forward(const Tensor& x, const GatingCall& call = {});
   // The decision for x (b, n, d), logits from to_gates.
   Routing route(const Tensor& x, const GatingCall& call);
+  // The decision from given logits (b, n, e): noise, scores, route_probabilities.
+  Routing route_logits(const Tensor& logits, const GatingCall& call);
   // The decision from given logits and probabilities (b, n, e), e.g. an MoERouter's.
   Routing route_probabilities(const Tensor& logits, const Tensor& raw_gates, const GatingCall& call);
   // The spec's dispatch and combine tensors (b, n, e, c) for a decision.

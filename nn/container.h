@@ -21,12 +21,14 @@ class Sequential : public Layer {
   std::vector<std::shared_ptr<Layer>> layers_;
 };
 
-// A list of modules of one type, named "0", "1", ... as in torch.nn.ModuleList.
+// A list of modules of one type, named "0", "1", ... as in torch.nn.ModuleList, or from
+// `first_name` on: a part of a longer list keeps the names it has in the whole.
 template <typename M>
 class ModuleList : public Module {
  public:
+  explicit ModuleList(size_t first_name = 0) : first_name_(first_name) {}
   void push_back(std::shared_ptr<M> m) {
-    register_element(std::to_string(items_.size()), m);
+    register_element(std::to_string(first_name_ + items_.size()), m);
     items_.push_back(std::move(m));
   }
   std::string type_name() const override { return "ModuleList"; }
@@ -36,6 +38,7 @@ class ModuleList : public Module {
   auto end() const { return items_.end(); }
 
  private:
+  size_t first_name_;
   std::vector<std::shared_ptr<M>> items_;
 };
 

@@ -14,10 +14,12 @@
 #include "moegrad/core/file_read.h"
 #include "moegrad/core/memory_budget.h"
 #include "moegrad/core/threading.h"
+#include "moegrad/dist/make_communicator.h"
 #include "moegrad/nn/safetensors.h"
 #include "moegrad/train/bench.h"
 #include "moegrad/train/checkpoint.h"
 #include "moegrad/train/cli.h"
+
 #include "moegrad/train/cli_args.h"
 #include "moegrad/train/config.h"
 #include "moegrad/train/config_docs.h"
@@ -77,7 +79,7 @@ int run_train(const train::TrainArgs& args) {
   // A closed stdout (moegrad train ... | head) is an EPIPE the trainer notices, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
   train::TrainSummary s = train::run_training(args, std::cout);
-  if (s.nothing_to_do) return 0;
+  if (s.nothing_to_do || !s.leader) return 0;
   // The train loss includes the aux losses, eval's is the main loss alone: both are labelled.
   std::cout << "done: " << s.steps << " steps, final train loss " << s.final_train_loss << " (main "
             << s.final_train_main_loss << ")";
@@ -94,7 +96,20 @@ int run_train(const train::TrainArgs& args) {
 
 namespace moegrad::train {
 
+namespace {
+int run_commands(int argc, char** argv, const std::string& program);
+}
+
 int run_cli(int argc, char** argv, const std::string& program) {
+  const int code = run_commands(argc, argv, program);
+  // A numerical stop (3) and an interrupt (128 + signal) are decided by every rank of a
+  // job together, and each leaves on its own; any other failure may be this rank's alone.
+  if (code != 3 && code < 128) dist::end_job_if_failed(code);
+  return code;
+}
+
+namespace {
+int run_commands(int argc, char** argv, const std::string& program) {
   CLI::App app{program + ": train Mixture-of-Experts models"};
   app.name(program);
   app.require_subcommand(1);
@@ -367,5 +382,6 @@ int run_cli(int argc, char** argv, const std::string& program) {
   }
   return 0;
 }
+}  // namespace
 
 }  // namespace moegrad::train

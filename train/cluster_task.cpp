@@ -44,6 +44,7 @@ Batch ClusterTask::rows(const Tensor& x, const Tensor& y, const Tensor& labels, 
   b.targets = core::reshape(core::index_select(y, 0, index, IndexCheck::trusted), {1, n, cfg_.output_dim});
   b.labels = core::index_select(labels, 0, index, IndexCheck::trusted);
   b.tokens = n;
+  b.example_axis = 1;
   return b;
 }
 

@@ -93,6 +93,13 @@ struct LoopConfig {
   int64_t keep_last = 3;
 };
 
+// How a run under `mpirun -np W` splits its work (docs/distributed.md). The data-parallel
+// size is the world size W; `expert` ranks share one copy of the experts (E/expert each).
+// A layout, not a part of the model: a checkpoint resumes under any other.
+struct ParallelConfig {
+  int64_t expert = 1;
+};
+
 struct Config {
   uint64_t seed = 0;
   std::string device = "cpu";
@@ -100,6 +107,7 @@ struct Config {
   DataConfig data;
   OptimConfig optim;
   LoopConfig train;
+  ParallelConfig parallel;
 };
 
 // A configuration problem, located: "FILE:LINE: key.path: message".

@@ -416,6 +416,11 @@ void validate(Config& c, const Source& src, const LoadOptions& options) {
       refuse_unless_forced(src, options, "model.top_n", trap, "", {"model.renormalize_gates"});
     }
   }
+  check(c.parallel.expert == 1 || (kind.moe && m.moe_block.moe.num_experts % c.parallel.expert == 0), src,
+        "parallel.expert",
+        kind.moe ? "must divide model.num_experts=" + std::to_string(m.moe_block.moe.num_experts) + got(c.parallel.expert)
+                 : "must be 1: model.kind " + m.kind + " has no experts" + got(c.parallel.expert),
+        {"model.num_experts"});
   check(d.task == kind.task, src, "data.task",
         "model.kind " + m.kind + " needs task " + kind.task, {"model.kind"});
   check_rules(kind.validate, c, src);

@@ -297,7 +297,13 @@ ConfigSection make_schema() {
   for (const std::string& name : model_kind_names())
     for (const ConfigKey& k : find_model_kind(name).keys) model.keys.push_back(k);
 
-  top.sections = {model, data, optim, loop};
+  ConfigSection parallel{"parallel", "`parallel` (under `mpirun -np W`; the data-parallel size is W)", {}, {}, {}};
+  parallel.keys = {
+      {"expert", "expert-parallel size K: each rank holds num_experts / K experts; K divides num_experts and W",
+       int_key({1, 1 << 16}, MOEGRAD_AT(parallel.expert)), nullptr},
+  };
+
+  top.sections = {model, data, optim, loop, parallel};
   return top;
 }
 

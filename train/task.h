@@ -15,6 +15,9 @@ struct Batch {
   Tensor targets;  // clusters: (1, B, output_dim) float; char_lm: (B, seq) int64
   Tensor labels;   // clusters: (B) int64 cluster ids (for specialisation); else undefined
   int64_t tokens = 0;
+  // The axis of inputs and targets that counts the B examples, along which data parallel
+  // ranks split the batch: clusters 1 (one routing group of B tokens), char_lm 0 (rows).
+  int64_t example_axis = 0;
 };
 
 class Task {

@@ -1,6 +1,7 @@
 #include "moegrad/train/trainer.h"
 
 #include <bit>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -25,6 +26,7 @@
 #include "moegrad/train/model_kind.h"
 #include "moegrad/train/model.h"
 #include "moegrad/train/optimizer_kind.h"
+#include "moegrad/train/parallel.h"
 #include "moegrad/train/routing_report.h"
 #include "moegrad/train/schedule_kind.h"
 #include "moegrad/train/run_folder.h"
@@ -202,6 +204,7 @@ void check_same_run(const Config& now, const std::string& saved_yaml, const std:
   if (purpose == Purpose::evaluate) a.optim = b.optim = OptimConfig{};
   a.train = b.train = LoopConfig{};
   a.device = b.device = "";  // a run may continue on another device
+  a.parallel = b.parallel = ParallelConfig{};  // and under another layout of ranks
   const std::string ya = to_yaml(a), yb = to_yaml(b);
   if (ya == yb) return;
   // Every differing key, so that one attempt shows all that must change.
@@ -305,7 +308,9 @@ struct Evaluation {
   double main_loss = 0;
 };
 
-Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int64_t step) {
+// With `par`, every rank evaluates its part of each batch; the loss is the mean over
+// ranks, the routing (and so specialisation) the whole batch's.
+Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int64_t step, ParallelRun* par = nullptr) {
   NoGradGuard no_grad;
   model.eval();
   Generator eval_gen(stream_seed(cfg.seed, kEvalStream));
@@ -315,8 +320,8 @@ Evaluation evaluate(TrainModel& model, const Task& task, const Config& cfg, int6
   std::vector<int64_t> labels;
   for (int64_t i = 0; i < cfg.train.eval_batches; ++i) {
     Batch b = task.eval_batch(i, cfg.train.batch_size);
-    ModelOutput out = model.forward(b, call);
-    main += out.main_loss.item<double>();
+    ModelOutput out = par ? model.forward(par->own_part(b), par->split_call(call, b)) : model.forward(b, call);
+    main += par ? par->mean(out.main_loss.item<double>()) : out.main_loss.item<double>();
     if (b.labels.defined()) {
       std::vector<int64_t> l = b.labels.to_vector<int64_t>();
       labels.insert(labels.end(), l.begin(), l.end());
@@ -462,13 +467,19 @@ bool already_done(const RunStart& r, const Config& cfg, std::ostream& log) {
 
 }  // namespace
 
-TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
+TrainSummary run_training(const TrainArgs& given, std::ostream& leader_log) {
   // Installed first, so that a Ctrl-C during the setup is noticed too.
   InterruptGuard interrupt;
   TrainArgs args = given;
   args.config_path = config_of(given);
   // Everything that can be wrong with the configuration is found before anything is written.
   Config cfg = load_config(args.config_path, args.overrides, {.force = args.force});
+  // Under mpirun every rank runs this; rank 0 alone writes and prints.
+  ParallelRun par(cfg, args.config_path);
+  std::ostream quiet(nullptr);
+  std::ostream& log = par.leader() ? leader_log : quiet;
+  if (par.distributed() && !args.dump_grads.steps.empty())
+    throw ConfigFileError("--dump-grads", "dump-grads", "is for one process; run it without mpirun");
   RunStart begin = plan_start(args, cfg);
   TrainSummary summary;
   summary.nothing_to_do = already_done(begin, cfg, log);
@@ -478,7 +489,16 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   if (interrupt.signal())
     throw Interrupted(interrupt.signal(), "interrupted by " + signal_name(interrupt.signal()) +
                                               " before training started; nothing was written");
-  take_folder(begin, args, cfg, log);
+  if (par.leader()) take_folder(begin, args, cfg, log);
+  // The other ranks continue from the checkpoint rank 0 picked (a failure on rank 0 ends
+  // the job: moegrad's main aborts every rank).
+  if (par.distributed()) {
+    begin.run_dir = par.broadcast(begin.run_dir);
+    const std::string picked = par.broadcast(begin.resume_from);
+    if (!par.leader() && !picked.empty() && (picked != begin.resume_from || !begin.state))
+      begin.state = load_checkpoint(picked);
+    begin.resume_from = picked;
+  }
   const std::string& run_dir = begin.run_dir;
   const std::string& resume_from = begin.resume_from;
   const bool have_state = begin.state.has_value();
@@ -488,13 +508,16 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     throw ConfigFileError("--resume", "data", "the data's vocabulary differs from the checkpoint's");
   Generator init_gen(stream_seed(cfg.seed, kInitStream));
   std::unique_ptr<TrainModel> model = make_model(cfg, task->vocab_size(), init_gen, dtype);
+  // The whole model first (a checkpoint holds the whole), then this rank's experts.
+  if (have_state) model->load_state_dict(begin.state->model, /*strict=*/true);
+  const int64_t whole_parameters = model->num_parameters(), active_parameters = model->active_parameters();
+  par.place_experts(*model);
   std::unique_ptr<nn::Optimizer> optimizer = find_optimizer(cfg.optim.name).build(model->named_parameters(), cfg);
   Generator train_gen(stream_seed(cfg.seed, kTrainStream)), data_gen(stream_seed(cfg.seed, kDataStream));
   int64_t start = 0;
   if (have_state) {
     const CheckpointState& resumed = *begin.state;
-    model->load_state_dict(resumed.model, /*strict=*/true);
-    optimizer->load_state_dict(resumed.optimizer);
+    optimizer->load_state_dict(ParallelRun::held_part(resumed.optimizer, model->named_parameters()));
     train_gen.set_state(resumed.train_rng);
     data_gen.set_state(resumed.data_rng);
     start = resumed.step;
@@ -502,25 +525,32 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
   const std::string resumed_yaml = have_state ? begin.state->config_yaml : "";
   begin.state.reset();  // its tensors now live in the model and the optimizer
 
-  const std::vector<std::string> leftovers = clean_leftovers(run_dir);
+  const std::vector<std::string> leftovers = par.leader() ? clean_leftovers(run_dir) : std::vector<std::string>{};
   const std::string config_yaml = to_yaml(cfg);
   summary.run_dir = run_dir;
   summary.config_file = (fs::path(run_dir) / "config.yaml").string();
   summary.checkpoint_dir = (fs::path(run_dir) / "checkpoints").string();
-  nn::write_file_atomic(summary.config_file, config_yaml);
-  if (begin.how != Start::in_place) {
-    // A reused folder's metrics are from a run that is being replaced.
-    std::error_code ec;
-    fs::remove(fs::path(run_dir) / "metrics.jsonl", ec);
-    fs::remove(fs::path(run_dir) / "metrics.csv", ec);
+  summary.leader = par.leader();
+  std::optional<MetricsLog> metrics;
+  if (par.leader()) {
+    nn::write_file_atomic(summary.config_file, config_yaml);
+    if (begin.how != Start::in_place) {
+      // A reused folder's metrics are from a run that is being replaced.
+      std::error_code ec;
+      fs::remove(fs::path(run_dir) / "metrics.jsonl", ec);
+      fs::remove(fs::path(run_dir) / "metrics.csv", ec);
+    }
+    metrics.emplace(run_dir, start);
+    summary.metrics_jsonl = metrics->jsonl_path();
+    summary.metrics_csv = metrics->csv_path();
   }
-  MetricsLog metrics(run_dir, start);
-  summary.metrics_jsonl = metrics.jsonl_path();
-  summary.metrics_csv = metrics.csv_path();
 
   log << "moegrad train: " << cfg.model.kind << " on " << cfg.data.task << ", "
-      << model->num_parameters() << " parameters (" << model->active_parameters() << " active per token), "
+      << whole_parameters << " parameters (" << active_parameters << " active per token), "
       << cfg.train.steps << " steps\n";
+  if (par.distributed())
+    log << par.size() << " ranks: data parallel over " << par.size() << ", experts spread over "
+        << cfg.parallel.expert << " (this rank holds " << model->num_parameters() << " parameters)\n";
   log << "run folder: " << run_dir << (start > 0 ? " (resumed at step " + std::to_string(start) + ")" : "") << "\n";
   if (begin.how == Start::loose)
     log << "the checkpoint " << resume_from << " is not inside a run folder: it is continued in this new one\n";
@@ -553,29 +583,35 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     next_data.set_state(data_gen.state());
     moe::GatingCall next_call = call;
     next_call.gen = &next_train;
-    ModelOutput next = model->forward(task->train_batch(cfg.train.batch_size, next_data), next_call);
-    if (std::string bad = StepScalars::read(next).non_finite_terms(); !bad.empty())
-      throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" + bad + ")" +
-                           largest_parameter(named_params) + ", so they are not saved");
-    CheckpointState s{step, model->state_dict(), optimizer->state_dict(), train_gen.state(), data_gen.state(),
-                      config_yaml, task->vocabulary()};
-    save_checkpoint(summary.checkpoint_dir, s);
+    const Batch whole = task->train_batch(cfg.train.batch_size, next_data);
+    ModelOutput next = model->forward(par.own_part(whole), par.split_call(next_call, whole));
+    const std::string bad = StepScalars::read(next).non_finite_terms();
+    if (par.any(!bad.empty()))
+      throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" +
+                           (bad.empty() ? "on another rank" : bad) + ")" + largest_parameter(named_params) +
+                           ", so they are not saved");
+    // One file, as one process writes it: rank 0 gathers every rank's experts.
+    CheckpointState s{step, par.gather(model->state_dict()), par.gather(optimizer->state_dict()), train_gen.state(),
+                      data_gen.state(), config_yaml, task->vocabulary()};
+    if (par.leader()) save_checkpoint(summary.checkpoint_dir, s);
     last_good = summary.last_checkpoint = checkpoint_path(summary.checkpoint_dir, step);
     saved_step = step;
-    prune_checkpoints(summary.checkpoint_dir, cfg.train.keep_last, last_good);
+    if (par.leader()) prune_checkpoints(summary.checkpoint_dir, cfg.train.keep_last, last_good);
   };
   bool stdout_lost = false;
   auto watch_stdout = [&] {
     // A closed pipe (moegrad train ... | head) must not end the run: the stream stops
     // writing once it fails, and the run goes on into its folder.
-    if (stdout_lost || log) return;
+    if (stdout_lost || log || !par.leader()) return;
     stdout_lost = true;
     std::cerr << "moegrad: the standard output cannot be written any more; training goes on, "
                  "its metrics and checkpoints are in " << run_dir << "\n" << std::flush;
   };
   auto on_interrupt = [&](int64_t done) {
-    const int sig = interrupt.signal();
-    if (!sig || done == cfg.train.steps) return;  // at the end there is nothing left to stop
+    // Decided together: a rank that stopped alone would leave the others in a collective.
+    int sig = interrupt.signal();
+    if (!par.any(sig != 0) || done == cfg.train.steps) return;  // at the end there is nothing left to stop
+    if (!sig) sig = SIGTERM;  // signalled on another rank
     const bool saving = done > saved_step;
     if (saving) save(done);
     progress.finish();
@@ -596,19 +632,27 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     const double lr = lr_at(cfg, step);
     optimizer->set_lr(lr);
     Batch batch = task->train_batch(cfg.train.batch_size, data_gen);
-    ModelOutput out = model->forward(batch, call);
+    ModelOutput out = model->forward(par.own_part(batch), par.split_call(call, batch));
     const int64_t done = step + 1;
     Tensor loss = out.aux_loss.defined() ? out.main_loss + out.aux_loss : out.main_loss;
-    const StepScalars scalars = StepScalars::read(out, loss);
-    if (std::string bad = scalars.non_finite_terms(); !bad.empty())
-      throw stop(done, bad + largest_parameter(named_params));
+    StepScalars scalars = StepScalars::read(out, loss);
+    if (args.fault.nan_loss_at == done && args.fault.rank == par.rank()) scalars.main_loss = std::nan("");
+    const std::string bad = scalars.non_finite_terms();
+    if (par.any(!bad.empty()))
+      throw stop(done, (bad.empty() ? "another rank's loss is not finite" : bad) + largest_parameter(named_params));
+    // The whole batch's: the mean of the ranks' means over their equal parts (the aux
+    // losses are the whole batch's on every rank already).
+    scalars.loss = par.mean(scalars.loss);
+    scalars.main_loss = par.mean(scalars.main_loss);
     const bool dumping = args.dump_grads.at(done);
     if (dumping) retain_dumped(out);
     backward(loss);
     // Before clipping, which scales the gradients in place.
     if (dumping) write_grad_dump(args.dump_grads, done, batch, out, *model, to_yaml(cfg));
-    const double grad_norm = cfg.optim.clip_norm > 0 ? nn::clip_grad_norm_(params, cfg.optim.clip_norm)
-                                                     : nn::clip_grad_norm_(params, 1e300);
+    const double max_norm = cfg.optim.clip_norm > 0 ? cfg.optim.clip_norm : 1e300;
+    par.reduce_gradients(named_params);
+    const double grad_norm =
+        par.distributed() ? par.clip_gradients(named_params, max_norm) : nn::clip_grad_norm_(params, max_norm);
     if (!std::isfinite(grad_norm)) {
       auto bad = first_non_finite(named_params, /*grads=*/true);
       throw stop(done, bad ? "the gradient of '" + bad->first + "' holds " + bad->second + " (the losses were finite)"
@@ -617,8 +661,10 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
     optimizer->step();
     optimizer->zero_grad();
     model->notify_optimizer_step();  // DeepSeek-V3's expert bias moves here
-    if (auto bad = first_non_finite(named_params, /*grads=*/false))
-      throw stop(done, "the optimizer step made parameter '" + bad->first + "' " + bad->second +
+    const auto bad_param = first_non_finite(named_params, /*grads=*/false);
+    if (par.any(bad_param.has_value()))
+      throw stop(done, (bad_param ? "the optimizer step made parameter '" + bad_param->first + "' " + bad_param->second
+                                  : std::string("the optimizer step made a parameter of another rank not finite")) +
                            " from finite gradients (check optim.lr and optim.eps)");
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     window_time += dt;
@@ -655,18 +701,19 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& log) {
         rec["routing_entropy"] = entropy;
         rec["layers"] = layers;
       }
-      metrics.write(rec);
+      if (metrics) metrics->write(rec);
+      par.check_replicas(named_params, "step " + std::to_string(done));
       if (!progress.interactive())
         progress.line("step " + std::to_string(done) + "/" + std::to_string(cfg.train.steps) + "  loss " +
                       fmt_num(loss_value) + "  main " + fmt_num(rec["main_loss"].get<double>()) + "  lr " +
                       fmt_num(lr, 6) + "  " + fmt_num(tok_s, 0) + " tok/s");
     }
     if (done % cfg.train.eval_interval == 0 || done == cfg.train.steps) {
-      Evaluation ev = evaluate(*model, *task, cfg, done);
+      Evaluation ev = evaluate(*model, *task, cfg, done, &par);
       if (!std::isfinite(ev.main_loss))
         throw stop(done, "the eval loss is " + std::string(std::isnan(ev.main_loss) ? "NaN" : "Inf") +
                              largest_parameter(named_params));
-      metrics.write(ev.record);
+      if (metrics) metrics->write(ev.record);
       summary.final_eval = ev.record;
       std::string line = "eval step " + std::to_string(done) + "  loss " + fmt_num(ev.main_loss);
       if (ev.record.contains("specialisation"))

@@ -33,6 +33,12 @@ struct TrainArgs {
   bool interactive = false;            // draw a progress bar
   GradDump dump_grads;                 // --dump-grads STEPS DIR
   bool force = false;                  // the config's LoadOptions::force
+  // For tests of the stop under mpirun: rank `rank` sees a NaN main loss at step
+  // `nan_loss_at` (0: never), as a diverging run would.
+  struct Fault {
+    int64_t nan_loss_at = 0;
+    int rank = 0;
+  } fault;
 };
 
 struct TrainSummary {
@@ -44,6 +50,8 @@ struct TrainSummary {
   nlohmann::json final_eval;
   // The run was already at (or past) train.steps: nothing trained, nothing written.
   bool nothing_to_do = false;
+  // Rank 0 of an mpirun job (or the one process): the rank that wrote and prints.
+  bool leader = true;
 };
 
 // A run writes only into its own folder, which it locks for its lifetime. Throws

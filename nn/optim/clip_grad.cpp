@@ -21,14 +21,19 @@ double clip_grad_norm_(const TensorList& params, double max_norm) {
     sq = sq.defined() ? core::binary(BinaryOp::add, sq, s) : s;
   }
   const double total = sq.defined() ? std::sqrt(sq.item<double>()) : 0.0;
-  const double coef = max_norm / (total + 1e-6);
-  if (coef < 1.0) {
-    for (const Tensor& p : params) {
-      Tensor g = grad(p);
-      if (g.defined()) core::binary_(BinaryOp::mul, g, core::scalar_like(coef, g));
-    }
-  }
+  scale_gradients_to_norm_(params, total, max_norm);
   return total;
+}
+
+void scale_gradients_to_norm_(const TensorList& params, double norm, double max_norm) {
+  MOEGRAD_CHECK(max_norm > 0.0, "clip_grad_norm_: max_norm must be positive, got ", max_norm);
+  NoGradGuard no_grad;
+  const double coef = max_norm / (norm + 1e-6);
+  if (coef >= 1.0) return;
+  for (const Tensor& p : params) {
+    Tensor g = grad(p);
+    if (g.defined()) core::binary_(BinaryOp::mul, g, core::scalar_like(coef, g));
+  }
 }
 
 }  // namespace moegrad::nn

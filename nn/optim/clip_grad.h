@@ -7,5 +7,7 @@ namespace moegrad::nn {
 // where norm is the 2-norm of all gradients together; returns that norm (before clipping).
 // Parameters without a gradient are ignored.
 double clip_grad_norm_(const TensorList& params, double max_norm);
+// Its scaling alone, given the norm (computed elsewhere, e.g. over several processes).
+void scale_gradients_to_norm_(const TensorList& params, double norm, double max_norm);
 
 }  // namespace moegrad::nn
