@@ -49,7 +49,9 @@ StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const StateDict& sd) {
-  StateDict fresh;
+  // Kept in the order step() creates it (by parameter, its step first), whatever order the
+  // file had: the state saved next is then the same bytes as an uninterrupted run's.
+  std::vector<StateDict> per_param(params_.size());
   std::vector<int64_t> steps(params_.size(), 0);
   for (const auto& [key, t] : sd) {
     const size_t dot = key.rfind('.');
@@ -64,12 +66,17 @@ void Optimizer::load_state_dict(const StateDict& sd) {
       steps[at->second] = t.item<int64_t>();
       MOEGRAD_CHECK(steps[at->second] >= 0, "optimizer state: '", key, "' must be a step count >= 0, got ",
                     steps[at->second]);
-      fresh.set(key, Tensor());
     } else {
       MOEGRAD_CHECK(t.shape() == p->shape(), "optimizer state: '", key, "' has shape ", t.shape(),
                     ", parameter '", param, "' has ", p->shape());
-      fresh.set(key, core::clone(core::to(core::to(t, p->device()), p->dtype())));
+      per_param[at->second].set(key, core::clone(core::to(core::to(t, p->device()), p->dtype())));
     }
+  }
+  StateDict fresh;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string step_key = params_[i].first + ".step";
+    if (sd.contains(step_key)) fresh.set(step_key, Tensor());
+    for (const auto& [key, t] : per_param[i]) fresh.set(key, t);
   }
   state_ = fresh;
   steps_ = steps;
