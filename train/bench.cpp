@@ -12,6 +12,7 @@
 #include "moegrad/moe/moe.h"
 #include "moegrad/moe/size_estimate.h"
 #include "moegrad/train/memory_estimate.h"
+#include "moegrad/train/parallel.h"
 #include "moegrad/nn/linear.h"
 #include "moegrad/nn/loss.h"
 #include "moegrad/nn/optim/adam.h"
@@ -128,18 +129,25 @@ json run_bench(const BenchOptions& o) {
   set_num_threads(o.threads);
   const double sgemm = measure_sgemm_gflops();
 
+  ParallelRun par(o.expert_parallel, o.batch, "bench", "--expert-parallel", "--batch");
   Generator gen(o.seed);
   moe::SparseMoEBlock block(bench_block(o), gen);
   nn::Linear head(o.dim, o.dim, /*bias=*/true, gen);
+  par.place_experts(block);
   block.to(o.device);
   head.to(o.device);
   nn::NamedTensors params = block.named_parameters();
   for (auto& [name, p] : head.named_parameters()) params.emplace_back("head." + name, p);
   nn::AdamW optimizer(params, nn::AdamOptions{.lr = 1e-3, .weight_decay = 1e-2});
-  Tensor x = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
-  Tensor target = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
-  moe::GatingCall call;
-  call.gen = &gen;
+  // The whole batch on every rank, each keeping its rows (all of them in one process).
+  Batch whole;
+  whole.inputs = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
+  whole.targets = randn({o.batch, o.seq, o.dim}, gen, DType::f32, backend_for(o.device));
+  const Batch own = par.own_part(whole);
+  const Tensor x = own.inputs, target = own.targets;
+  moe::GatingCall whole_call;
+  whole_call.gen = &gen;
+  const moe::GatingCall call = par.split_call(whole_call, whole);
 
   struct Split {
     moe::PhaseTimes forward;
@@ -155,6 +163,7 @@ json run_bench(const BenchOptions& o) {
     Tensor loss = nn::mse_loss(head.forward(out.outputs), target) + out.total_aux_loss;
     auto t1 = std::chrono::steady_clock::now();
     backward(loss);
+    par.reduce_gradients(params);
     auto t2 = std::chrono::steady_clock::now();
     optimizer.step();
     if (split) {
@@ -168,11 +177,15 @@ json run_bench(const BenchOptions& o) {
   for (int64_t i = 0; i < o.warmup; ++i) step(nullptr);
   std::vector<double> times;
   const uint64_t reads_before = host_reads();
+  const double comm_before = par.communication_seconds();
   for (int64_t i = 0; i < o.steps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     step(nullptr);
     times.push_back(seconds_since(t0));
   }
+  double step_total = 0;
+  for (double t : times) step_total += t;
+  const double comm_share = (par.communication_seconds() - comm_before) / step_total;
   const double reads_per_step = static_cast<double>(host_reads() - reads_before) / static_cast<double>(o.steps);
   // The split comes from extra steps, so the timers never touch the timed ones.
   Split split;
@@ -204,6 +217,11 @@ json run_bench(const BenchOptions& o) {
           {"useful_step_gflop", useful},
           {"bound_ms", ms(useful / sgemm)},
           {"fraction_of_bound", (useful / sgemm) / med}});
+  if (par.distributed()) {
+    // useful_step_gflop is the whole batch's, over this one rank's sgemm rate.
+    result.update({{"ranks", par.size()}, {"expert_parallel", o.expert_parallel}, {"communication_share", comm_share}});
+  }
+  result["rank"] = par.rank();
   return result;
 }
 

@@ -241,6 +241,9 @@ int run_commands(int argc, char** argv, const std::string& program) {
       ->check(CLI::IsMember({"indexed", "dense"}));
   bench_cmd->add_flag("--layer", bopt.layer_only, "time one MoE layer's forward + backward only (scaling sweep)");
   bench_cmd->add_option("--device", bench_device, device_help);
+  std::string bench_expert_parallel;
+  bench_cmd->add_option("--expert-parallel", bench_expert_parallel,
+                        "under mpirun: ranks sharing one copy of the experts (default 1; docs/distributed.md)");
 
   try {
     app.parse(argc, argv);
@@ -338,7 +341,11 @@ int run_commands(int argc, char** argv, const std::string& program) {
       o.experts = int_or("--experts", bench_e, o.experts, 2, 1 << 16);
       o.layer_only = bopt.layer_only;
       o.device = device_or_cpu(bench_device);
-      std::cout << (o.layer_only ? train::run_layer_bench(o) : train::run_bench(o)).dump() << std::endl;
+      o.expert_parallel = int_or("--expert-parallel", bench_expert_parallel, 1, 1, 1 << 16);
+      nlohmann::json result = o.layer_only ? train::run_layer_bench(o) : train::run_bench(o);
+      const bool leader = result.value("rank", 0) == 0;
+      result.erase("rank");
+      if (leader) std::cout << result.dump() << std::endl;
       return 0;
     }
     if (*sample_cmd) {

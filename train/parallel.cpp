@@ -46,17 +46,32 @@ int64_t hash_of(const Tensor& t) {
 
 }  // namespace
 
-ParallelRun::ParallelRun() : world_(dist::make_communicator()) {}
+namespace {
+std::unique_ptr<dist::TimedCommunicator> timed_world() {
+  return std::make_unique<dist::TimedCommunicator>(dist::make_communicator());
+}
+}  // namespace
 
-ParallelRun::ParallelRun(const Config& cfg, const std::string& location) : world_(dist::make_communicator()) {
-  const int64_t w = world_->size(), k = cfg.parallel.expert;
-  if (w % k != 0)
-    throw ConfigFileError(location, "parallel.expert",
+ParallelRun::ParallelRun() {
+  auto w = timed_world();
+  timed_ = w.get();
+  world_ = std::move(w);
+}
+
+ParallelRun::ParallelRun(const Config& cfg, const std::string& location)
+    : ParallelRun(cfg.parallel.expert, cfg.train.batch_size, location, "parallel.expert", "train.batch_size") {}
+
+ParallelRun::ParallelRun(int64_t expert, int64_t examples, const std::string& location, const std::string& expert_key,
+                         const std::string& batch_key)
+    : ParallelRun() {
+  const int64_t w = world_->size(), k = expert;
+  if (k < 1 || w % k != 0)
+    throw ConfigFileError(location, expert_key,
                           "must divide the number of ranks (" + std::to_string(w) + "), got " + std::to_string(k));
-  if (cfg.train.batch_size % w != 0)
-    throw ConfigFileError(location, "train.batch_size",
+  if (examples % w != 0)
+    throw ConfigFileError(location, batch_key,
                           "must be a multiple of the number of ranks (" + std::to_string(w) + ") to split evenly, got " +
-                              std::to_string(cfg.train.batch_size));
+                              std::to_string(examples));
   expert_size_ = k;
   // Expert groups are blocks of K consecutive ranks; replicas hold the same place in theirs.
   expert_group_ = world_->split(static_cast<int>(rank() / k), rank());

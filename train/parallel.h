@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "moegrad/dist/communicator.h"
+#include "moegrad/dist/timed_communicator.h"
 #include "moegrad/moe/top_n_gating.h"
 #include "moegrad/nn/module.h"
 #include "moegrad/nn/state_dict.h"
@@ -30,8 +31,10 @@ class ParallelRun {
   // The process's world (make_communicator()). A ConfigFileError naming parallel.expert or
   // train.batch_size when the layout does not fit the world's size.
   ParallelRun(const Config& cfg, const std::string& location);
-  // One process: serial, no checks.
-  ParallelRun();
+  // The same for `expert` ranks per copy of the experts and batches of `examples`; errors
+  // name `expert_key` and `batch_key`.
+  ParallelRun(int64_t expert, int64_t examples, const std::string& location, const std::string& expert_key,
+              const std::string& batch_key);
   ~ParallelRun();
 
   int rank() const { return world_->rank(); }
@@ -39,6 +42,8 @@ class ParallelRun {
   bool distributed() const { return world_->size() > 1; }
   bool leader() const { return rank() == 0; }
   dist::Communicator& world() { return *world_; }
+  // Wall seconds spent in collectives so far (waiting for other ranks included).
+  double communication_seconds() const { return timed_->seconds(); }
 
   // Spreads each MoE layer's experts over this rank's expert group (after the whole model
   // is built and loaded). Returns the parameters held here that are experts' ("a.b.c").
@@ -76,6 +81,8 @@ class ParallelRun {
   static nn::StateDict held_part(const nn::StateDict& whole, const nn::NamedTensors& held);
 
  private:
+  ParallelRun();  // the world alone
+  dist::TimedCommunicator* timed_ = nullptr;  // world_, as the clock of every exchange
   std::unique_ptr<dist::Communicator> world_;
   std::unique_ptr<dist::Communicator> expert_group_;  // the K ranks that share one copy of the experts
   std::unique_ptr<dist::Communicator> replicas_;      // the W / K ranks holding the same experts
