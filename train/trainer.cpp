@@ -478,6 +478,10 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& leader_log) {
   ParallelRun par(cfg, args.config_path);
   std::ostream quiet(nullptr);
   std::ostream& log = par.leader() ? leader_log : quiet;
+  if (par.distributed() && cfg.device != "cpu")
+    throw ConfigFileError(args.config_path, "device",
+                          "training under mpirun runs on the cpu for now (the NCCL communicator is not wired into "
+                          "the trainer); got " + cfg.device);
   if (par.distributed() && !args.dump_grads.steps.empty())
     throw ConfigFileError("--dump-grads", "dump-grads", "is for one process; run it without mpirun");
   RunStart begin = plan_start(args, cfg);

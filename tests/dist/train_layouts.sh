@@ -6,7 +6,8 @@
 #     resumes at 2 ranks, both ending at the straight run's loss;
 #  3. at the same layout a resumed run ends bit-exact: its last checkpoint is byte for
 #     byte the straight run's;
-#  4. two 2-rank runs write byte-identical checkpoints and metrics (the timing field aside).
+#  4. two 2-rank runs write byte-identical checkpoints and metrics (the timing field aside);
+#  5. a run that diverges stops every rank with exit status 3 (the job's status too).
 # Usage: train_layouts.sh MPIRUN MOEGRAD CONFIG; an empty MPIRUN: Not Run (77).
 set -uo pipefail
 mpirun=$1 moegrad=$2 config=$3
@@ -59,4 +60,9 @@ two train "$config" "${short[@]}" --set parallel.expert=2 --out ep2 >/dev/null |
 for f in ep/checkpoints/*; do cmp "$f" "ep2/checkpoints/$(basename "$f")" || fail "two 2-rank runs differ in $f"; done
 [ "$(untimed ep)" = "$(untimed ep2)" ] || fail "two 2-rank runs wrote different metrics"
 echo "two 2-rank runs: byte-identical checkpoints and metrics"
+
+two train "$config" "${short[@]}" --set parallel.expert=2 --set optim.lr=1e30 --set optim.clip_norm=0 --out nan >/dev/null 2>&1
+rc=$?
+[ "$rc" -eq 3 ] || fail "a diverging 2-rank run ended with exit status $rc, not 3"
+echo "a diverging 2-rank run: exit status 3"
 echo OK
