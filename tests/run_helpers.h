@@ -145,7 +145,7 @@ inline train::TrainSummary train_here(const std::vector<std::string>& overrides,
                                       const std::string& resume = "", std::string* log = nullptr,
                                       const std::string& config = kToyConfig) {
   std::ostringstream os;
-  train::TrainArgs args{config, overrides, out, resume, false, {}, false};
+  train::TrainArgs args{config, overrides, out, resume, false, {}, false, {}};
   struct Keep {
     std::ostringstream& os;
     std::string* log;

@@ -40,7 +40,7 @@ std::vector<std::string> short_run(std::vector<std::string> extra = {}) {
 TrainSummary train_quietly(const std::string& config, const std::vector<std::string>& overrides,
                            const fs::path& out, const std::string& resume = "") {
   std::ostringstream log;
-  TrainArgs args{config, overrides, resume.empty() ? out.string() : "", resume, false, {}, false};
+  TrainArgs args{config, overrides, resume.empty() ? out.string() : "", resume, false, {}, false, {}};
   return run_training(args, log);
 }
 
