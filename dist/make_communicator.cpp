@@ -1,5 +1,6 @@
 #include "moegrad/dist/make_communicator.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "moegrad/dist/serial_communicator.h"
@@ -7,32 +8,27 @@
 #include "moegrad/dist/mpi_communicator.h"
 #include "moegrad/dist/mpi_session.h"
 #endif
-#if MOEGRAD_WITH_NCCL
-#include "moegrad/dist/nccl_communicator.h"
-#endif
 
 namespace moegrad::dist {
 
 bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr; }
 
-void end_job_if_failed([[maybe_unused]] int code) {
-#if MOEGRAD_WITH_MPI
+void end_job_if_failed(int code) {
   const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-  if (code != 0 && size && std::atoi(size) > 1) abort_job("this rank failed (its message is above)", code);
+  if (code != 0 && size && std::atoi(size) > 1) abort_every_rank("this rank failed (its message is above)", code);
+}
+
+void abort_every_rank(const char* why, int code) {
+#if MOEGRAD_WITH_MPI
+  abort_job(why, code);
+#else
+  std::fprintf(stderr, "moegrad: stopping: %s\n", why);
+  std::fflush(stderr);
+  std::_Exit(code);
 #endif
 }
 
 bool built_with_mpi() { return MOEGRAD_WITH_MPI != 0; }
-
-bool built_with_nccl() { return MOEGRAD_WITH_NCCL != 0; }
-
-std::unique_ptr<Communicator> make_nccl_communicator([[maybe_unused]] int device) {
-#if MOEGRAD_WITH_NCCL
-  return std::make_unique<NcclCommunicator>(make_communicator(), device);
-#else
-  throw Error("make_nccl_communicator: this moegrad was built without NCCL (MOEGRAD_NCCL=OFF)");
-#endif
-}
 
 std::unique_ptr<Communicator> make_communicator() {
 #if MOEGRAD_WITH_MPI

@@ -16,14 +16,11 @@ bool launched_by_mpirun();
 // ends every rank, with that code: the others may be waiting for it in a collective.
 // Nothing outside such a job.
 void end_job_if_failed(int code);
+// Ends every rank of the job (MPI_Abort) with `code` after printing `why`; without MPI, this
+// process.
+[[noreturn]] void abort_every_rank(const char* why, int code);
 
 // Whether this build has MpiCommunicator (MOEGRAD_MPI).
 bool built_with_mpi();
-
-// Whether this build has NcclCommunicator (MOEGRAD_NCCL).
-bool built_with_nccl();
-// A NcclCommunicator on CUDA device `device`, bootstrapped over make_communicator()'s group.
-// Throws when the build has no NCCL.
-std::unique_ptr<Communicator> make_nccl_communicator(int device);
 
 }  // namespace moegrad::dist

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "moegrad/core/creation.h"
+#include "moegrad/dist/make_communicator.h"
 
 namespace moegrad::dist {
 
@@ -160,6 +161,10 @@ void NcclCommunicator::barrier() {
 
 std::unique_ptr<Communicator> NcclCommunicator::split(int color, int key) {
   return std::make_unique<NcclCommunicator>(host_->split(color, key), device_);
+}
+
+std::unique_ptr<Communicator> make_nccl_communicator(int device) {
+  return std::make_unique<NcclCommunicator>(make_communicator(), device);
 }
 
 }  // namespace moegrad::dist

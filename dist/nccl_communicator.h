@@ -1,7 +1,7 @@
 #pragma once
 // NcclCommunicator: tensors on one CUDA device exchanged by NCCL, device to device, never
-// staged through the host. Built when moegrad is built with nvcc (MOEGRAD_CUDA), NCCL is
-// found beside the toolkit and MPI is built (MOEGRAD_NCCL).
+// staged through the host. Its own library, moegrad_nccl, built when moegrad is built with
+// nvcc (MOEGRAD_CUDA) and NCCL is found beside the toolkit (MOEGRAD_NCCL).
 //
 // Bootstrap, as llm.c does: rank 0 of a host communicator (MPI under mpirun, the serial one
 // for a single rank) makes the ncclUniqueId, broadcasts it over that communicator, and every
@@ -41,5 +41,8 @@ class NcclCommunicator final : public Communicator {
   int device_;
   std::unique_ptr<Handles> nccl_;
 };
+
+// A NcclCommunicator on CUDA device `device`, bootstrapped over make_communicator()'s group.
+std::unique_ptr<Communicator> make_nccl_communicator(int device);
 
 }  // namespace moegrad::dist
