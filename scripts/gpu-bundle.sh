@@ -2,7 +2,8 @@
 # Builds, here, what the one-command GPU check (scripts/gpu-check.sh) runs on a GPU machine
 # that has glibc, a CUDA toolkit and PyTorch but none of the Debian -dev packages:
 #   build-gpu/bundle/moegrad.xz,                  nvcc build (sm_90), MOEGRAD_PORTABLE: only
-#     cuda_conformance.xz                         glibc and cuBLAS left dynamic, stripped;
+#     cuda_conformance.xz,                        glibc and cuBLAS left dynamic (and NCCL for
+#     moegrad_dist_tests.xz                       the communicator tests alone), stripped;
 #                                                 xz, since static OpenBLAS (all its CPU
 #                                                 kernels) is 25 MB in each binary and both
 #                                                 would not travel raw (1.4 MB as xz)
@@ -33,12 +34,13 @@ bash scripts/install-deps.sh
 export CCACHE_BASEDIR=$PWD
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOEGRAD_PORTABLE=ON \
   -DMOEGRAD_CUDA=ON -DMOEGRAD_CUDA_EMU=OFF -DCMAKE_CUDA_COMPILER="$nvcc"
-cmake --build "$BUILD_DIR" -j "$JOBS" --target moegrad cuda_conformance
+cmake --build "$BUILD_DIR" -j "$JOBS" --target moegrad cuda_conformance moegrad_dist_tests
 
 stripped=$BUILD_DIR/stripped
 rm -rf "$bundle" "$stripped"
 mkdir -p "$bundle" "$stripped"
-for bin in moegrad cuda_conformance; do
+bins=(moegrad cuda_conformance moegrad_dist_tests)
+for bin in "${bins[@]}"; do
   # -s drops the symbol tables only; the CUDA fatbinary is a section of its own and stays.
   strip -s -o "$stripped/$bin" "$BUILD_DIR/$bin"
   xz -6 -T0 -c "$stripped/$bin" >"$bundle/$bin.xz"
@@ -58,12 +60,14 @@ cache() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt"; }
   echo "MOEGRAD_CUDA=$(cache MOEGRAD_CUDA)"
   echo "MOEGRAD_CUDA_EMU=$(cache MOEGRAD_CUDA_EMU)"
   echo "MOEGRAD_PORTABLE=$(cache MOEGRAD_PORTABLE)"
+  echo "MOEGRAD_NCCL=$(cache MOEGRAD_NCCL)"
   echo "nvcc targets: $(grep -o -- '--generate-code=[^ ]*' "$BUILD_DIR/build.ninja" | sort -u | tr '\n' ' ')"
   echo "nvcc: $("$nvcc" --version | tail -1)"
   echo "needed: $(readelf -d "$stripped/moegrad" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"
   echo "glibc at least: $(objdump -T "$stripped/moegrad" "$stripped/cuda_conformance" | grep -o 'GLIBC_[0-9.]*' |
     sort -uV | tail -n 1)"
-  for bin in moegrad cuda_conformance; do
+  echo "moegrad_dist_tests needs: $(readelf -d "$stripped/moegrad_dist_tests" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' | tr '\n' ' ')"
+  for bin in "${bins[@]}"; do
     echo "$bin: sha256 $(sha256sum "$stripped/$bin" | cut -d' ' -f1)"
   done
   if [ -f "$bundle/torch_toy_moe.py" ]; then
@@ -76,11 +80,14 @@ cat "$bundle/BUILD_INFO"
 # lists what cuBLAS itself needs, such as libgcc_s, which comes with that toolkit's machine).
 allowed='^(libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|ld-linux-x86-64\.so|libcublas\.so|libcublasLt\.so|libcudart\.so)'
 status=0
-for bin in moegrad cuda_conformance; do
+for bin in "${bins[@]}"; do
+  # The communicator tests alone may need NCCL, which gpu-check.sh looks for on the machine.
+  allowed_here=$allowed
+  [ "$bin" = moegrad_dist_tests ] && allowed_here="${allowed%)}|libnccl\.so)"
   echo "--- ldd $stripped/$bin (as $bundle/$bin.xz)"
   ldd "$stripped/$bin"
   for lib in $(readelf -d "$stripped/$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
-    [[ $lib =~ $allowed ]] || { echo "gpu-bundle: $bin needs $lib, which the GPU machine lacks" >&2; status=1; }
+    [[ $lib =~ $allowed_here ]] || { echo "gpu-bundle: $bin needs $lib, which the GPU machine lacks" >&2; status=1; }
   done
 done
 

@@ -3,7 +3,8 @@
 # bundle of scripts/gpu-bundle.sh carried (bench/README.md, "On a GPU"):
 #   nvidia-smi; the conformance suite (plain, then synchronised with no block cache); every
 #   parity fixture on --device cuda in float64 and float32 on both dispatch paths; a toy run
-#   on cuda against the same run on the cpu; `moegrad bench --device cuda` at S, M, L and XL,
+#   on cuda against the same run on the cpu; the communicator tests on device tensors through
+#   NCCL, one rank; `moegrad bench --device cuda` at S, M, L and XL,
 #   each beside torch_toy_moe.py --device cuda, eager and --compile.
 # Writes under $OUT (default ./gpu-out): gpu-summary.md (the results and a table of step
 # medians), gpu-check.log (every step's output), gpu-bench.jsonl (the bench JSON lines).
@@ -13,7 +14,8 @@
 # Exit: 0 every step passed; 1 a step failed or timed out; 77 none failed, but some did not
 # run (no CUDA device, no PyTorch, the budget spent).
 # Environment: OUT, BUNDLE (default build-gpu/bundle), PYTHON (default python3),
-# GPU_CHECK_BUDGET_S, CUBLAS_DIR (a folder holding libcublas.so.N, if not found by itself).
+# GPU_CHECK_BUDGET_S, CUBLAS_DIR (a folder holding libcublas.so.N, if not found by itself),
+# NCCL_DIR (the same for libnccl.so.2).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -35,6 +37,7 @@ start=$(date +%s)
 # The bundle carries the binaries as xz (scripts/gpu-bundle.sh says why); unpacked here.
 moegrad=$work/bin/moegrad
 conformance=$work/bin/cuda_conformance
+dist_tests=$work/bin/moegrad_dist_tests  # optional: a bundle without it skips the NCCL step
 torch_script=$BUNDLE/torch_toy_moe.py
 
 say() { printf '%s\n' "$*" | tee -a "$log"; }
@@ -62,7 +65,9 @@ if [ ! -f "$BUNDLE/moegrad.xz" ] || [ ! -f "$BUNDLE/cuda_conformance.xz" ] || [ 
   no_gpu_build="no bundle at $BUNDLE (run scripts/gpu-bundle.sh and carry that folder)"
 elif ! unxz_to "$BUNDLE/moegrad.xz" "$moegrad" || ! unxz_to "$BUNDLE/cuda_conformance.xz" "$conformance"; then
   no_gpu_build="the binaries in $BUNDLE could not be unpacked (neither xz nor $PYTHON's lzma)"
-elif ! sed -n "s#^\(moegrad\|cuda_conformance\): sha256 \(.*\)#\2  $work/bin/\1#p" "$BUNDLE/BUILD_INFO" |
+elif [ -f "$BUNDLE/moegrad_dist_tests.xz" ] && ! unxz_to "$BUNDLE/moegrad_dist_tests.xz" "$dist_tests"; then
+  no_gpu_build="moegrad_dist_tests in $BUNDLE could not be unpacked"
+elif ! sed -n "s#^\(moegrad\|cuda_conformance\|moegrad_dist_tests\): sha256 \(.*\)#\2  $work/bin/\1#p" "$BUNDLE/BUILD_INFO" |
        sha256sum -c --quiet --strict; then
   no_gpu_build="the unpacked binaries differ from BUILD_INFO's sha256"
 elif ! grep -qx 'MOEGRAD_CUDA=ON' "$BUNDLE/BUILD_INFO" || ! grep -qx 'MOEGRAD_CUDA_EMU=OFF' "$BUNDLE/BUILD_INFO"; then
@@ -70,6 +75,7 @@ elif ! grep -qx 'MOEGRAD_CUDA=ON' "$BUNDLE/BUILD_INFO" || ! grep -qx 'MOEGRAD_CU
   no_gpu_build="the bundle is not the nvcc CUDA build (BUILD_INFO: $(grep MOEGRAD_CUDA "$BUNDLE/BUILD_INFO" | tr '\n' ' '))"
 else
   chmod +x "$moegrad" "$conformance"
+  [ -f "$dist_tests" ] && chmod +x "$dist_tests"
   # And the binaries themselves: nvcc's device code is a section of its own, .nv_fatbin.
   for bin in "$moegrad" "$conformance"; do
     grep -qa '\.nv_fatbin' "$bin" || no_gpu_build="$bin holds no CUDA device code (.nv_fatbin): not the nvcc build"
@@ -98,6 +104,21 @@ if [ -z "$cublas_dir" ]; then
   [ -z "$no_gpu_build" ] && no_gpu_build="$cublas_so not found on this machine (set CUBLAS_DIR to its folder)"
 elif [ "$cublas_dir" != "(ldconfig)" ]; then
   export LD_LIBRARY_PATH=$cublas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+# NCCL, for the communicator tests alone: the toolkit's, the system's or PyTorch's wheel's.
+nccl_dir=""
+if [ -f "$dist_tests" ]; then
+  for d in "${NCCL_DIR:-}" "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64 /usr/local/cuda/lib \
+           /usr/local/cuda/targets/x86_64-linux/lib; do
+    if [ -n "$d" ] && [ -e "$d/libnccl.so.2" ]; then nccl_dir=$d; break; fi
+  done
+  if [ -z "$nccl_dir" ] && ldconfig -p 2>/dev/null | grep -q libnccl.so.2; then nccl_dir="(ldconfig)"; fi
+  if [ -z "$nccl_dir" ] && command -v "$PYTHON" >/dev/null; then
+    for d in $("$PYTHON" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+      f=$(find "$d/nvidia" -maxdepth 3 -name libnccl.so.2 2>/dev/null | head -1)
+      if [ -n "$f" ]; then nccl_dir=$(dirname "$f"); break; fi
+    done
+  fi
 fi
 # The driver's libcuda.so.1, where the machine mounts it outside the loader's path.
 [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64
@@ -227,6 +248,25 @@ if gpu_step toy_matches_cpu 120 sh tests/cuda/toy_matches_cpu.sh "$moegrad" .; t
   verdict toy_matches_cpu "$(grep -E '^(cpu|cuda):' "$work/toy_matches_cpu.out" | tr '\n' ' ')"
 fi
 
+# --- the communicator on the device (NCCL), one rank -----------------------------------------------
+if [ -n "$no_gpu_build" ]; then
+  record nccl_collectives "not run" 0 "$no_gpu_build"
+elif [ ! -f "$dist_tests" ]; then
+  record nccl_collectives "not run" 0 "no moegrad_dist_tests.xz in $BUNDLE (a bundle from before it was added)"
+elif [ -z "$nccl_dir" ]; then
+  record nccl_collectives "not run" 0 "libnccl.so.2 not found (toolkit, ldconfig, $PYTHON's nvidia packages): set NCCL_DIR"
+else
+  nccl_path=${LD_LIBRARY_PATH:-}
+  [ "$nccl_dir" != "(ldconfig)" ] && nccl_path=$nccl_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  if run_step nccl_collectives 120 env LD_LIBRARY_PATH="$nccl_path" "$dist_tests" --nccl "[dist]"; then
+    if [ "$step_rc" -eq 0 ] && ! grep -q '^moegrad_dist_tests: NCCL on CUDA device' "$work/nccl_collectives.out"; then
+      record nccl_collectives FAIL "$step_s" "exit 0 without naming a CUDA device; $(catch_counts nccl_collectives)"
+    else
+      verdict nccl_collectives "$(catch_counts nccl_collectives) (libnccl from $nccl_dir)"
+    fi
+  fi
+fi
+
 # --- the bench, beside PyTorch -------------------------------------------------------------------
 if [ ! -f "$torch_script" ]; then
   no_torch="no torch_toy_moe.py in $BUNDLE (gpu-bundle.sh copies the file TORCH_SCRIPT names)"
@@ -309,7 +349,7 @@ total_s=$(elapsed)
   echo "- GPU: ${gpu_name:-none found (no nvidia-smi, or it failed)}"
   echo "- host: $cpu_model, $(nproc) cores, MemAvailable $mem_available"
   echo "- bundle: $(sed -n 's/^commit: //p' "$BUNDLE/BUILD_INFO" 2>/dev/null) ($(grep -E '^(MOEGRAD_CUDA|MOEGRAD_CUDA_EMU)=|nvcc targets' "$BUNDLE/BUILD_INFO" 2>/dev/null | tr '\n' ' '))"
-  echo "- working tree: $(git rev-parse HEAD 2>/dev/null || echo 'no git here'); cuBLAS: $cublas_so from ${cublas_dir:-nowhere}"
+  echo "- working tree: $(git rev-parse HEAD 2>/dev/null || echo 'no git here'); cuBLAS: $cublas_so from ${cublas_dir:-nowhere}; NCCL from ${nccl_dir:-nowhere}"
   [ -n "$no_gpu_build" ] && echo "- GPU steps could not run: $no_gpu_build"
   [ -n "$no_torch" ] && echo "- PyTorch steps could not run: $no_torch"
   echo

@@ -42,6 +42,14 @@ if [ -n "${FAKE_EMULATED:-}" ]; then echo "cuda_conformance: EMULATED device (ke
 else echo "cuda_conformance: CUDA device 0"; fi
 echo "All tests passed (100 assertions in 10 test cases)"
 EOF
+cat >"$work/moegrad_dist_tests" <<'EOF'
+#!/bin/bash
+# .nv_fatbin
+[ "$1" = --nccl ] || exit 2
+case ":${LD_LIBRARY_PATH:-}:" in *fake-nccl*) ;; *) echo "error while loading shared libraries: libnccl.so.2"; exit 127;; esac
+[ -z "${FAKE_NCCL_HOST:-}" ] && echo "moegrad_dist_tests: NCCL on CUDA device 0, rank 0 of 1"
+echo "All tests passed (50 assertions in 8 test cases)"
+EOF
 cat >"$work/bundle/torch_toy_moe.py" <<'EOF'
 # a stand-in: the fake python below answers for it
 EOF
@@ -56,23 +64,27 @@ case "\$1" in
   *) exec python3 "\$@";;
 esac
 EOF
-chmod +x "$work/bin/"* "$work/moegrad" "$work/cuda_conformance"
-for bin in moegrad cuda_conformance; do xz -c "$work/$bin" >"$work/bundle/$bin.xz"; done
+chmod +x "$work/bin/"* "$work/moegrad" "$work/cuda_conformance" "$work/moegrad_dist_tests"
+for bin in moegrad cuda_conformance moegrad_dist_tests; do xz -c "$work/$bin" >"$work/bundle/$bin.xz"; done
 {
   echo "commit: fake"
   echo "MOEGRAD_CUDA=ON"
   echo "MOEGRAD_CUDA_EMU=OFF"
   echo "needed: libcublas.so.13 libc.so.6"
-  for bin in moegrad cuda_conformance; do echo "$bin: sha256 $(sha256sum "$work/$bin" | cut -d' ' -f1)"; done
+  for bin in moegrad cuda_conformance moegrad_dist_tests; do
+    echo "$bin: sha256 $(sha256sum "$work/$bin" | cut -d' ' -f1)"
+  done
 } >"$work/bundle/BUILD_INFO"
 # The fake cuBLAS folder: gpu-check.sh only needs the soname to be there.
 mkdir -p "$work/cublas" && touch "$work/cublas/libcublas.so.13"
+mkdir -p "$work/fake-nccl" && touch "$work/fake-nccl/libnccl.so.2"
 
 check() {  # check NAME EXPECTED_EXIT [ENV=VALUE...]: runs the check, leaves $out
   local name=$1 expected=$2
   shift 2
   out=$work/out-$name
   env PATH="$work/bin:$PATH" BUNDLE="$work/bundle" PYTHON="$work/bin/fakepython" CUBLAS_DIR="$work/cublas" \
+    NCCL_DIR="$work/fake-nccl" \
     OUT="$out" "$@" bash "$src/scripts/gpu-check.sh" >"$work/$name.log" 2>&1
   local rc=$?
   [ "$rc" -eq "$expected" ] || fail "$name: exit $rc, expected $expected (log: $(tail -n 3 "$work/$name.log"))"
@@ -84,6 +96,7 @@ check all_pass 0
 has all_pass '| conformance | PASS | .* | All tests passed (100 assertions in 10 test cases)'
 has all_pass '| parity_float32_indexed | PASS |'
 has all_pass '| toy_matches_cpu | PASS |'
+has all_pass '| nccl_collectives | PASS | .* | All tests passed (50 assertions in 8 test cases) .*libnccl from '
 has all_pass '| bench_XL_torch_compile | PASS |'
 has all_pass '| XL | 8, 128, 64, 4 | 2.00 | 4.00 | 3.00 | 0.50 | 0.67 | 1 | 10 / 10 |'
 has all_pass 'GPU: 0, Fake H200'
@@ -96,6 +109,19 @@ has cpu_result '| bench_M_moegrad | FAIL | .* | the result does not come from a 
 has cpu_result '| conformance | FAIL | .* | the suite ran on an EMULATED device'
 has cpu_result '| M | 8, 128, 64, 4 | - | 4.00 |'
 has cpu_result '| bench_L_moegrad | PASS |'
+
+# The communicator tests must say they ran on a device; without a libnccl they do not run.
+check nccl_on_host 1 FAKE_NCCL_HOST=1
+has nccl_on_host '| nccl_collectives | FAIL | .* | exit 0 without naming a CUDA device'
+# Where this machine has a libnccl of its own, gpu-check.sh finds it: checked only elsewhere.
+if ! ls /usr/local/cuda/lib64/libnccl.so.2 /usr/local/cuda/lib/libnccl.so.2 \
+       /usr/local/cuda/targets/x86_64-linux/lib/libnccl.so.2 >/dev/null 2>&1 &&
+   ! ldconfig -p 2>/dev/null | grep -q libnccl.so.2; then
+  rm "$work/fake-nccl/libnccl.so.2"
+  check no_nccl 77 CUDA_HOME=/nonexistent
+  has no_nccl '| nccl_collectives | not run | 0 | libnccl.so.2 not found'
+  touch "$work/fake-nccl/libnccl.so.2"
+fi
 
 # A hanging step is cut at its timeout, and the check goes on; a spent budget skips the rest.
 check hang 1 FAKE_HANG=moegrad_S GPU_CHECK_BUDGET_S=20
