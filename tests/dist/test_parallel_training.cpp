@@ -116,6 +116,7 @@ TEST_CASE("data x expert parallel equals one process: loss and every gradient at
       ParallelRun par(cfg, "test");
       Run single = build(cfg, nullptr), spread = build(cfg, &par);
       Generator data(99);
+      double loss_rel = 0, grad_rel = 0;
       for (int step = 1; step <= 20; ++step) {
         const Batch batch = single.task->train_batch(cfg.train.batch_size, data);
         const double want = forward_backward(single, batch, 500 + step, nullptr);
@@ -126,6 +127,8 @@ TEST_CASE("data x expert parallel equals one process: loss and every gradient at
           const double rel = worst_relative(spread.model->named_parameters(), single.model->named_parameters(), true, &where);
           CAPTURE(where, rel);
           CHECK(rel <= 1e-12);
+          loss_rel = std::abs(got - want) / std::abs(want);
+          grad_rel = rel;
         }
         const double norm_single = nn::clip_grad_norm_(single.model->parameters(), cfg.optim.clip_norm);
         const double norm_spread = par.clip_gradients(spread.model->named_parameters(), cfg.optim.clip_norm);
@@ -143,6 +146,10 @@ TEST_CASE("data x expert parallel equals one process: loss and every gradient at
       CAPTURE(where, rel);
       CHECK(rel <= 1e-12);
       par.check_replicas(spread.model->named_parameters(), "after 20 steps");
+      if (par.leader())
+        WARN(l.file << " " << (l.overrides.empty() ? "" : l.overrides[0]) << " K=" << k << ": step 1 loss " << loss_rel
+                    << ", gradients " << grad_rel << "; parameters after 20 steps " << rel
+                    << " (largest difference over the largest entry)");
     }
   }
 }
