@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <unordered_set>
 
 #include "moegrad/autograd/autograd.h"
 #include "moegrad/core/core.h"
@@ -28,10 +29,10 @@ Tensor bytes_tensor(const std::string& bytes) {
   if (!bytes.empty()) std::memcpy(words.data(), bytes.data(), bytes.size());
   return from_vector(words, {static_cast<int64_t>(words.size())}, DType::i64);
 }
-std::string tensor_bytes(const Tensor& words, int64_t begin, int64_t count, size_t length) {
+// `length` bytes from word `begin` of an int64 tensor: bytes_tensor's inverse.
+std::string tensor_bytes(const Tensor& words, int64_t begin, size_t length) {
   std::string out(length, '\0');
   if (length) std::memcpy(out.data(), words.data_ptr<int64_t>() + begin, length);
-  (void)count;
   return out;
 }
 
@@ -117,46 +118,44 @@ void ParallelRun::reduce_gradients(const nn::NamedTensors& params) {
   if (!distributed()) return;
   NoGradGuard no_grad;
   const double scale = 1.0 / static_cast<double>(size());
-  // Each gradient (zeros where a rank has none, so every rank sends the same layout).
-  auto grad_of = [](const Tensor& p) {
+  // Sums `grads` over `group` and divides by W, in buckets: consecutive gradients of one
+  // dtype, closed once they reach kBucketElements, so the layout never depends on timing.
+  auto reduce = [&](const std::vector<Tensor>& grads, dist::Communicator& group) {
+    std::vector<Tensor> bucket;
+    int64_t filled = 0;
+    auto flush = [&] {
+      if (bucket.empty()) return;
+      TensorList flat;
+      for (const Tensor& g : bucket) flat.push_back(core::reshape(core::contiguous(g), {g.numel()}));
+      Tensor all = core::cat(flat, 0);
+      if (group.size() > 1) group.all_reduce_(all);
+      core::binary_(BinaryOp::mul, all, core::scalar_like(scale, all));
+      int64_t at = 0;
+      for (const Tensor& g : bucket) {
+        core::copy_(g, core::reshape(core::narrow(all, 0, at, g.numel()), g.shape()));
+        at += g.numel();
+      }
+      bucket.clear();
+      filled = 0;
+    };
+    for (const Tensor& g : grads) {
+      if (!bucket.empty() && (bucket.front().dtype() != g.dtype() || filled + g.numel() > kBucketElements)) flush();
+      bucket.push_back(g);
+      filled += g.numel();
+    }
+    flush();
+  };
+  // Zeros where a rank has no gradient, so that every rank sends the same layout.
+  std::vector<Tensor> replicated, experts;
+  for (const auto& [name, p] : params) {
     Tensor g = grad(p);
     if (!g.defined()) {
       g = zeros(p.shape(), p.dtype(), p.backend());
       set_grad(p, g);
     }
-    return g;
-  };
-  auto reduce = [&](const std::vector<Tensor>& grads, dist::Communicator& group) {
-    if (grads.empty()) return;
-    TensorList flat;
-    for (const Tensor& g : grads) flat.push_back(core::reshape(core::contiguous(g), {g.numel()}));
-    Tensor all = core::cat(flat, 0);
-    if (group.size() > 1) group.all_reduce_(all);
-    core::binary_(BinaryOp::mul, all, core::scalar_like(scale, all));
-    int64_t at = 0;
-    for (const Tensor& g : grads) {
-      core::copy_(g, core::reshape(core::narrow(all, 0, at, g.numel()), g.shape()));
-      at += g.numel();
-    }
-  };
-  // Per dtype, in parameter order, a bucket closing once it reaches kBucketElements.
-  std::vector<Tensor> bucket, experts;
-  int64_t filled = 0;
-  for (const auto& [name, p] : params) {
-    Tensor g = grad_of(p);
-    if (is_expert(name)) {
-      experts.push_back(g);
-      continue;
-    }
-    if (!bucket.empty() && (bucket.front().dtype() != g.dtype() || filled + g.numel() > kBucketElements)) {
-      reduce(bucket, *world_);
-      bucket.clear();
-      filled = 0;
-    }
-    bucket.push_back(g);
-    filled += g.numel();
+    (is_expert(name) ? experts : replicated).push_back(g);
   }
-  reduce(bucket, *world_);
+  reduce(replicated, *world_);
   // Expert gradients: over the ranks holding the same experts (none besides this one when
   // K = W), divided by W all the same.
   reduce(experts, *replicas_);
@@ -231,7 +230,7 @@ std::string ParallelRun::broadcast(const std::string& from_leader) {
   const auto n = static_cast<size_t>(length.item<int64_t>());
   Tensor words = leader() ? bytes_tensor(from_leader) : zeros({static_cast<int64_t>((n + 7) / 8)}, DType::i64);
   world_->broadcast_(words, 0);
-  return tensor_bytes(words, 0, words.numel(), n);
+  return tensor_bytes(words, 0, n);
 }
 
 nn::StateDict ParallelRun::gather(const nn::StateDict& own) {
@@ -254,7 +253,7 @@ nn::StateDict ParallelRun::gather(const nn::StateDict& own) {
   std::vector<nn::StateDict> parts;
   int64_t at = 0;
   for (int r = 0; r < k; ++r) {
-    parts.push_back(nn::parse_safetensors(tensor_bytes(all, at, counts[r], static_cast<size_t>(lengths[r])),
+    parts.push_back(nn::parse_safetensors(tensor_bytes(all, at, static_cast<size_t>(lengths[r])),
                                           "rank " + std::to_string(r) + "'s experts")
                         .tensors);
     at += counts[r];
@@ -280,14 +279,13 @@ nn::StateDict ParallelRun::gather(const nn::StateDict& own) {
 }
 
 nn::StateDict ParallelRun::held_part(const nn::StateDict& whole, const nn::NamedTensors& held) {
-  std::unordered_map<std::string, bool> names;
-  for (const auto& [name, p] : held) names[name] = true;
+  std::unordered_set<std::string> names;
+  for (const auto& [name, p] : held) names.insert(name);
   nn::StateDict part;
   for (const auto& [key, t] : whole) {
-    bool mine = names.count(key) > 0;
-    for (size_t dot = key.rfind('.'); !mine && dot != std::string::npos; dot = dot ? key.rfind('.', dot - 1) : std::string::npos)
-      mine = names.count(key.substr(0, dot)) > 0;
-    if (mine) part.set(key, t);
+    // A parameter's own entry, or its optimizer state "<param>.<what>" (no dot in <what>).
+    const size_t dot = key.rfind('.');
+    if (names.count(key) || (dot != std::string::npos && names.count(key.substr(0, dot)))) part.set(key, t);
   }
   return part;
 }

@@ -46,8 +46,9 @@ class ParallelRun {
   double communication_seconds() const { return timed_->seconds(); }
 
   // Spreads each MoE layer's experts over this rank's expert group (after the whole model
-  // is built and loaded). Returns the parameters held here that are experts' ("a.b.c").
+  // is built and loaded), and notes which parameters are experts'.
   void place_experts(nn::Module& model);
+  // Whether the parameter (or state entry) `name` belongs to a routed expert.
   bool is_expert(const std::string& name) const;
 
   // This rank's part of the whole batch (`labels` and `tokens` stay the whole batch's: the
