@@ -86,11 +86,7 @@ Routing MoE::route(const Tensor& x, const GatingCall& given) {
   auto whole = [&](const Tensor& t) {
     return split_batch(given) ? all_gather(t, *given.data_group, given.data_axis) : t;
   };
-  if (!router) {
-    MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "MoE: input of shape ", x.shape(),
-                  " must be (batch, seq, dim=", options.dim, ")");
-    return gate->route_logits(whole(gate->to_gates->forward(x)), given);
-  }
+  if (!router) return gate->route_logits(whole(gate->logits(x)), given);
   const GatingCall call = gate->with_generator(given);
   router->set_generator(call.gen);
   Tensor logits = whole(router->logits(x));

@@ -126,12 +126,14 @@ GatingCall TopNGating::with_generator(const GatingCall& call) {
   return c;
 }
 
-Routing TopNGating::route(const Tensor& x, const GatingCall& given) {
+Tensor TopNGating::logits(const Tensor& x) {
   MOEGRAD_CHECK(to_gates != nullptr, "TopNGating: built without a projection; use route_probabilities");
   MOEGRAD_CHECK(x.dim() == 3 && x.size(-1) == options.dim, "TopNGating: input of shape ", x.shape(),
                 " must be (batch, seq, dim=", options.dim, ")");
-  return route_logits(to_gates->forward(x), given);
+  return to_gates->forward(x);
 }
+
+Routing TopNGating::route(const Tensor& x, const GatingCall& given) { return route_logits(logits(x), given); }
 
 Routing TopNGating::route_logits(const Tensor& logits, const GatingCall& given) {
   const GatingCall call = with_generator(given);

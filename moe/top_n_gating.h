@@ -127,6 +127,8 @@ class TopNGating : public nn::Module {
   GatingOutput forward(const Tensor& x, const GatingCall& call = {});
   // The decision for x (b, n, d), logits from to_gates.
   Routing route(const Tensor& x, const GatingCall& call);
+  // to_gates(x) for x (b, n, d): the logits route() decides from.
+  Tensor logits(const Tensor& x);
   // The decision from given logits (b, n, e): noise, scores, route_probabilities.
   Routing route_logits(const Tensor& logits, const GatingCall& call);
   // The decision from given logits and probabilities (b, n, e), e.g. an MoERouter's.
