@@ -40,7 +40,9 @@ uint64_t mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-std::string checksum(const Tensor& t) {
+}  // namespace
+
+uint64_t tensor_digest(const Tensor& t) {
   std::string bytes(static_cast<size_t>(t.numel()) * dtype_size(t.dtype()), '\0');
   Tensor c = core::contiguous(t);
   if (!bytes.empty()) c.backend().copy_to_host(bytes.data(), c.raw_data(), bytes.size());
@@ -50,8 +52,14 @@ std::string checksum(const Tensor& t) {
     std::memcpy(&w, bytes.data() + i, std::min<size_t>(8, bytes.size() - i));
     h = (h ^ mix(w)) * 0x100000001b3ULL;
   }
+  return mix(h);
+}
+
+namespace {
+
+std::string checksum(const Tensor& t) {
   char hex[17];
-  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(mix(h)));
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(tensor_digest(t)));
   return hex;
 }
 

@@ -23,6 +23,10 @@ struct CheckpointState {
   std::string vocab;  // char_lm vocabulary (CharVocab::to_string), else empty
 };
 
+// 64 bits over a tensor's bytes (on any device): any change confined to one 8-byte word
+// changes it. The checksum checkpoints record per tensor, and what ranks compare.
+uint64_t tensor_digest(const Tensor& t);
+
 std::string checkpoint_path(const std::string& checkpoint_dir, int64_t step);  // the .safetensors
 // The step of a file named step_<N>.safetensors or step_<N>.json, or -1 for any other name.
 int64_t checkpoint_step(const std::string& path);

@@ -1,6 +1,7 @@
 #include "moegrad/train/parallel.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -12,6 +13,7 @@
 #include "moegrad/moe/expert.h"
 #include "moegrad/nn/optim/clip_grad.h"
 #include "moegrad/nn/safetensors.h"
+#include "moegrad/train/checkpoint.h"
 
 namespace moegrad::train {
 
@@ -36,18 +38,6 @@ std::string tensor_bytes(const Tensor& words, int64_t begin, size_t length) {
   return out;
 }
 
-// FNV-1a over a tensor's bytes: equal copies hash equal, and one flipped bit does not.
-int64_t hash_of(const Tensor& t) {
-  const Tensor c = core::contiguous(core::to(t, Device::cpu()));
-  const auto* p = static_cast<const unsigned char*>(c.raw_data());
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < static_cast<size_t>(c.numel()) * dtype_size(c.dtype()); ++i) h = (h ^ p[i]) * 1099511628211ULL;
-  return static_cast<int64_t>(h >> 1);
-}
-
-}  // namespace
-
-namespace {
 std::unique_ptr<dist::TimedCommunicator> timed_world() {
   return std::make_unique<dist::TimedCommunicator>(dist::make_communicator());
 }
@@ -209,7 +199,7 @@ void ParallelRun::check_replicas(const nn::NamedTensors& params, const std::stri
     std::vector<std::string> names;
     for (const auto& [name, p] : params) {
       if (is_expert(name) != experts) continue;
-      hashes.push_back(hash_of(p));
+      hashes.push_back(std::bit_cast<int64_t>(tensor_digest(p)));
       names.push_back(name);
     }
     if (group.size() < 2 || hashes.empty()) continue;
