@@ -183,6 +183,11 @@ bool ParallelRun::any(bool here) {
   return flag.item<double>() > 0;
 }
 
+std::optional<std::string> ParallelRun::agreed_problem(const std::string& here, const std::string& elsewhere) {
+  if (!any(!here.empty())) return std::nullopt;
+  return here.empty() ? elsewhere : here;
+}
+
 double ParallelRun::mean(double here) {
   if (!distributed()) return here;
   Tensor v = from_vector(std::vector<double>{here}, {1}, DType::f64);

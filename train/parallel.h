@@ -13,6 +13,7 @@
 // With one process every operation here is the identity, and training is what it was.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,10 @@ class ParallelRun {
 
   // Whether `here` holds on any rank: every rank gets the same answer.
   bool any(bool here);
+  // A problem decided by every rank together, so that none stops alone: nothing when no
+  // rank has one, else this rank's own description (`here`, empty when it has none) or,
+  // on a rank that saw nothing, `elsewhere`.
+  std::optional<std::string> agreed_problem(const std::string& here, const std::string& elsewhere);
   // The mean over ranks of a value each rank holds.
   double mean(double here);
   // Throws an Error naming the first parameter that differs between ranks that should

@@ -589,11 +589,9 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& leader_log) {
     next_call.gen = &next_train;
     const Batch whole = task->train_batch(cfg.train.batch_size, next_data);
     ModelOutput next = model->forward(par.own_part(whole), par.split_call(next_call, whole));
-    const std::string bad = StepScalars::read(next).non_finite_terms();
-    if (par.any(!bad.empty()))
-      throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" +
-                           (bad.empty() ? "on another rank" : bad) + ")" + largest_parameter(named_params) +
-                           ", so they are not saved");
+    if (auto bad = par.agreed_problem(StepScalars::read(next).non_finite_terms(), "on another rank"))
+      throw stop(step, "the parameters after this step give a non-finite loss on the next batch (" + *bad + ")" +
+                           largest_parameter(named_params) + ", so they are not saved");
     // One file, as one process writes it: rank 0 gathers every rank's experts.
     CheckpointState s{step, par.gather(model->state_dict()), par.gather(optimizer->state_dict()), train_gen.state(),
                       data_gen.state(), config_yaml, task->vocabulary()};
@@ -641,9 +639,8 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& leader_log) {
     Tensor loss = out.aux_loss.defined() ? out.main_loss + out.aux_loss : out.main_loss;
     StepScalars scalars = StepScalars::read(out, loss);
     if (args.fault.nan_loss_at == done && args.fault.rank == par.rank()) scalars.main_loss = std::nan("");
-    const std::string bad = scalars.non_finite_terms();
-    if (par.any(!bad.empty()))
-      throw stop(done, (bad.empty() ? "another rank's loss is not finite" : bad) + largest_parameter(named_params));
+    if (auto bad = par.agreed_problem(scalars.non_finite_terms(), "another rank's loss is not finite"))
+      throw stop(done, *bad + largest_parameter(named_params));
     // The whole batch's: the mean of the ranks' means over their equal parts (the aux
     // losses are the whole batch's on every rank already).
     scalars.loss = par.mean(scalars.loss);
@@ -666,10 +663,9 @@ TrainSummary run_training(const TrainArgs& given, std::ostream& leader_log) {
     optimizer->zero_grad();
     model->notify_optimizer_step();  // DeepSeek-V3's expert bias moves here
     const auto bad_param = first_non_finite(named_params, /*grads=*/false);
-    if (par.any(bad_param.has_value()))
-      throw stop(done, (bad_param ? "the optimizer step made parameter '" + bad_param->first + "' " + bad_param->second
-                                  : std::string("the optimizer step made a parameter of another rank not finite")) +
-                           " from finite gradients (check optim.lr and optim.eps)");
+    if (auto bad = par.agreed_problem(bad_param ? "parameter '" + bad_param->first + "' " + bad_param->second : "",
+                                      "a parameter of another rank not finite"))
+      throw stop(done, "the optimizer step made " + *bad + " from finite gradients (check optim.lr and optim.eps)");
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     window_time += dt;
     window_tokens += batch.tokens;
