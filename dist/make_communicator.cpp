@@ -11,11 +11,16 @@
 
 namespace moegrad::dist {
 
-bool launched_by_mpirun() { return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr; }
+namespace {
+// The job's size, which OpenMPI's mpirun sets in each rank's environment.
+const char* mpirun_world_size() { return std::getenv("OMPI_COMM_WORLD_SIZE"); }
+}  // namespace
+
+bool launched_by_mpirun() { return mpirun_world_size() != nullptr; }
 
 void end_job_if_failed(int code) {
-  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
-  if (code != 0 && size && std::atoi(size) > 1) abort_every_rank("this rank failed (its message is above)", code);
+  if (code != 0 && launched_by_mpirun() && std::atoi(mpirun_world_size()) > 1)
+    abort_every_rank("this rank failed (its message is above)", code);
 }
 
 void abort_every_rank(const char* why, int code) {
