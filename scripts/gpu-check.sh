@@ -85,20 +85,24 @@ fi
 # cuBLAS is the device toolkit's: find the folder that holds the soname the build needs.
 cublas_so=$(sed -n 's/^needed: .*\(libcublas\.so\.[0-9]*\).*/\1/p' "$BUNDLE/BUILD_INFO" 2>/dev/null)
 cublas_so=${cublas_so:-libcublas.so.13}
-cublas_dir=""
+# find_lib SONAME DIR...: the first DIR that holds SONAME, else "(ldconfig)" when the loader
+# knows it, else the folder of pip's nvidia wheels (PyTorch's own) that holds it; else nothing.
+find_lib() {
+  local so=$1 d f
+  shift
+  for d in "$@"; do
+    if [ -n "$d" ] && [ -e "$d/$so" ]; then echo "$d"; return; fi
+  done
+  if ldconfig -p 2>/dev/null | grep -q "$so"; then echo "(ldconfig)"; return; fi
+  command -v "$PYTHON" >/dev/null || return
+  for d in $("$PYTHON" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
+    f=$(find "$d/nvidia" -maxdepth 3 -name "$so" 2>/dev/null | head -1)
+    if [ -n "$f" ]; then dirname "$f"; return; fi
+  done
+}
 candidates=("${CUBLAS_DIR:-}" "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64
             /usr/local/cuda/targets/x86_64-linux/lib)
-for d in "${candidates[@]}"; do
-  if [ -n "$d" ] && [ -e "$d/$cublas_so" ]; then cublas_dir=$d; break; fi
-done
-if [ -z "$cublas_dir" ] && ldconfig -p 2>/dev/null | grep -q "$cublas_so"; then cublas_dir="(ldconfig)"; fi
-if [ -z "$cublas_dir" ] && command -v "$PYTHON" >/dev/null; then
-  # pip's nvidia-cublas wheels (PyTorch's own cuBLAS), as the last resort.
-  for d in $("$PYTHON" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
-    f=$(find "$d/nvidia" -maxdepth 3 -name "$cublas_so" 2>/dev/null | head -1)
-    if [ -n "$f" ]; then cublas_dir=$(dirname "$f"); break; fi
-  done
-fi
+cublas_dir=$(find_lib "$cublas_so" "${candidates[@]}")
 if [ -z "$cublas_dir" ]; then
   say "gpu-check: $cublas_so not found (looked in ${candidates[*]}, ldconfig, $PYTHON's nvidia packages): set CUBLAS_DIR"
   [ -z "$no_gpu_build" ] && no_gpu_build="$cublas_so not found on this machine (set CUBLAS_DIR to its folder)"
@@ -108,17 +112,8 @@ fi
 # NCCL, for the communicator tests alone: the toolkit's, the system's or PyTorch's wheel's.
 nccl_dir=""
 if [ -f "$dist_tests" ]; then
-  for d in "${NCCL_DIR:-}" "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64 /usr/local/cuda/lib \
-           /usr/local/cuda/targets/x86_64-linux/lib; do
-    if [ -n "$d" ] && [ -e "$d/libnccl.so.2" ]; then nccl_dir=$d; break; fi
-  done
-  if [ -z "$nccl_dir" ] && ldconfig -p 2>/dev/null | grep -q libnccl.so.2; then nccl_dir="(ldconfig)"; fi
-  if [ -z "$nccl_dir" ] && command -v "$PYTHON" >/dev/null; then
-    for d in $("$PYTHON" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null); do
-      f=$(find "$d/nvidia" -maxdepth 3 -name libnccl.so.2 2>/dev/null | head -1)
-      if [ -n "$f" ]; then nccl_dir=$(dirname "$f"); break; fi
-    done
-  fi
+  nccl_dir=$(find_lib libnccl.so.2 "${NCCL_DIR:-}" "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64 \
+             /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib)
 fi
 # The driver's libcuda.so.1, where the machine mounts it outside the loader's path.
 [ -d /usr/local/nvidia/lib64 ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64
